@@ -1,0 +1,31 @@
+# nas-exp: common tasks. PYTHONHASHSEED=0 keeps seeded SMAC runs reproducible (see README).
+PYTHON ?= .venv/bin/python
+SWEEP ?= $(shell ls -d outputs/multirun/*/* 2>/dev/null | tail -n 1)
+export PYTHONHASHSEED := 0
+export WANDB_MODE ?= offline
+
+.PHONY: install test run sweep figures bench clean
+
+install:
+	test -d .venv || python3 -m venv .venv
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+test:
+	$(PYTHON) -m pytest -q
+
+run:
+	$(PYTHON) run.py
+
+sweep:
+	$(PYTHON) run.py optimizer=smac,random dataset=cifar10-valid -m seed=0,1,2
+
+figures:
+	@test -n "$(SWEEP)" || (echo "error: no sweep folder; run 'make sweep' first or pass SWEEP=outputs/multirun/DATE/TIME" >&2; exit 2)
+	$(PYTHON) -m nas_exp.analysis $(SWEEP)
+
+bench:
+	$(PYTHON) benchmarks/bench_tabular.py
+
+clean:
+	rm -rf outputs multirun smac3_output .pytest_cache

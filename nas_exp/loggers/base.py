@@ -1,0 +1,15 @@
+"""Loggers mirror a run elsewhere (W&B, ...). The local trajectory.csv/result.json stay the source of truth."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from nas_exp.trajectory import TrajectoryRow
+
+
+class Logger(Protocol):
+    def start(self, config: dict[str, Any], run_dir: str) -> None: ...
+
+    def log_evaluation(self, row: TrajectoryRow) -> None: ...
+
+    def finish(self, summary: dict[str, Any]) -> None: ...

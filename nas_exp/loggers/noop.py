@@ -1,0 +1,18 @@
+"""The logger that logs nothing (``logger=none``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas_exp.trajectory import TrajectoryRow
+
+
+class NoopLogger:
+    def start(self, config: dict[str, Any], run_dir: str) -> None:
+        pass
+
+    def log_evaluation(self, row: TrajectoryRow) -> None:
+        pass
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        pass

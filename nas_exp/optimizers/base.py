@@ -1,0 +1,38 @@
+"""The ask/tell interface every optimizer implements. It knows configurations and losses, nothing of NB201."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ConfigSpace import Configuration, ConfigurationSpace
+
+
+@dataclass
+class Trial:
+    """One proposal. ``handle`` is the optimizer's own bookkeeping (e.g. SMAC's TrialInfo)."""
+
+    config: Configuration
+    budget: float | None = None  # fidelity (e.g. epochs) for multi-fidelity optimizers; None = full
+    handle: Any = field(default=None, repr=False)
+
+
+class Optimizer(ABC):
+    """Proposes configurations (``ask``) and learns from their loss (``tell``); lower loss is better."""
+
+    name: str = "optimizer"
+
+    def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
+                 max_trials: int | None = None) -> None:
+        self.configspace = configspace
+        self.seed = seed
+        self.output_dir = output_dir
+        self.max_trials = max_trials
+
+    @abstractmethod
+    def ask(self) -> Trial: ...
+
+    @abstractmethod
+    def tell(self, trial: Trial, loss: float, cost: float) -> None: ...
