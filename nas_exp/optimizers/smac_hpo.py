@@ -16,8 +16,10 @@ from smac.model.random_forest import RandomForest
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.optimizers.base import Optimizer, Trial
+from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
 
 _UNBOUNDED_TRIALS = 100_000
+ACQUISITION_MAXIMIZERS = ("exhaustive", "local_search")
 
 
 class SMACOptimizer(Optimizer):
@@ -25,8 +27,10 @@ class SMACOptimizer(Optimizer):
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
                  max_config_calls: int = 1,
-                 log_level: int = logging.ERROR, **kwargs) -> None:
+                 acquisition: str = "exhaustive", log_level: int = logging.ERROR, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if acquisition not in ACQUISITION_MAXIMIZERS:
+            raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
         output_dir = Path(self.output_dir) if self.output_dir is not None else Path(tempfile.mkdtemp())
         scenario = Scenario(
             self.configspace,
@@ -45,11 +49,16 @@ class SMACOptimizer(Optimizer):
             scenario.configspace, log_y=True, n_trees=n_trees, ratio_features=1.0, min_samples_split=2,
             min_samples_leaf=1, max_depth=2**20, bootstrapping=True, seed=scenario.seed, n_jobs=rf_n_jobs,
         )
+        if acquisition == "exhaustive":
+            maximizer = ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
+        else:
+            maximizer = facade.get_acquisition_maximizer(scenario)
         self.smac = facade(
             scenario,
             target_function=self._no_target,
             model=model,
             initial_design=initial_design,
+            acquisition_maximizer=maximizer,
             intensifier=facade.get_intensifier(scenario, max_config_calls=max_config_calls),
             overwrite=True,
             logging_level=log_level,
