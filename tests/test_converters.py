@@ -1,7 +1,8 @@
 """Converters from the official NB201 formats: each test writes small files in the official layout itself.
 
 Every file lists all 15,625 cells (the formats are indexed by cell), each with a tiny, distinct synthetic record of
-E = 3 epochs; the tests then check that exact values land at the right (index, seed slot, epoch) and dataset.
+E = 3 epochs: one seed on cifar10-valid for most cells, and all four datasets with 1 to 3 seeds for the cells in
+DETAILED. The tests check that exact values land at the right (index, seed slot, epoch) and dataset, for every cell.
 """
 
 from __future__ import annotations
@@ -9,15 +10,16 @@ from __future__ import annotations
 import bz2
 import io
 import pickle
+import sys
 import tarfile
 import time
+import types
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from nas_exp.data import download as download_module
 from nas_exp.data.converters import SOURCE_NAMES, convert_file, detect_format
@@ -39,11 +41,9 @@ OFFICIAL_SETS = {
     "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
 }
 SET_OFFSET = {"x-valid": 0.25, "x-test": 0.5, "ori-test": 0.75}
-
-
-def seeds_of(i: int) -> tuple[int, ...]:
-    """Cells have 3, 1 or 2 seeds; the 2-seed cells lack 777, so their slot 0 is seed 888."""
-    return {0: (777, 888, 999), 1: (777,), 2: (888, 999)}[i % 3]
+# the cells with all four datasets, 1 to 3 seeds and every metric; the others have one cifar10-valid curve
+CHECK = [0, 1, 2, 5, 12_345, N_CELLS - 1]  # 3, 1, 2, 2, 3 and 3 seeds
+DETAILED = frozenset(CHECK)
 
 
 def base(i: int, dataset: str, seed: int, hp_shift: float = 0.0) -> float:
@@ -63,8 +63,13 @@ def latency_of(i: int, seed: int) -> float:
 
 
 def results_count(i: int, dataset: str, seed: int, hp_shift: float = 0.0) -> dict:
-    """A ResultsCount state dict (the object's __dict__) as the NB201 / NATS-Bench files store it."""
+    """A ResultsCount state dict (the object's __dict__) as the NB201 / NATS-Bench files store it.
+
+    Cells outside DETAILED get only a training curve, to keep the 15,625-cell files quick to write and read.
+    """
     b = base(i, dataset, seed, hp_shift)
+    if i not in DETAILED:  # (a list is also a valid per-epoch container)
+        return {"epochs": E, "train_acc1es": [b + e for e in range(E)]}
     names = OFFICIAL_SETS[dataset]
     return {
         "name": f"{dataset}-{seed}", "net_state_dict": None, "seed": seed, "epochs": E,
@@ -80,13 +85,38 @@ def results_count(i: int, dataset: str, seed: int, hp_shift: float = 0.0) -> dic
     }
 
 
-def arch_results(i: int, datasets: tuple[str, ...], hp_shift: float = 0.0) -> dict:
+def datasets_of(i: int) -> tuple[str, ...]:
+    return tuple(DATASET_NO) if i in DETAILED else ("cifar10-valid",)
+
+
+def seeds_of(i: int) -> tuple[int, ...]:
+    """Detailed cells have 3, 1 or 2 seeds (the 2-seed ones lack 777, so their slot 0 is seed 888); others 1."""
+    if i not in DETAILED:
+        return (777,)
+    return {0: (777, 888, 999), 1: (777,), 2: (888, 999)}[i % 3]
+
+
+def arch_results(i: int, datasets: tuple[str, ...] | None = None, hp_shift: float = 0.0) -> dict:
     """An ArchResults state dict."""
+    datasets = datasets_of(i) if datasets is None else datasets
+    if i not in DETAILED:
+        return {"arch_str": ARCHS[i], "all_results": {(d, 777): results_count(i, d, 777, hp_shift) for d in datasets}}
     return {
         "arch_index": i, "arch_str": ARCHS[i], "clear_net_done": True,
         "dataset_seed": {d: list(seeds_of(i)) for d in datasets},
         "all_results": {(d, s): results_count(i, d, s, hp_shift) for d in datasets for s in seeds_of(i)},
     }
+
+
+def other_hp(i: int) -> dict:
+    """The results of the other schedule ('less' / hp '12'), shifted by 1000 so that reading them would show."""
+    return arch_results(i, ("cifar10-valid",), hp_shift=1000.0) if i in DETAILED else arch_results(i, ())
+
+
+def check_every_cell(t: DatasetTable) -> None:
+    """Slot 0, epoch 1 of every cell holds that cell's own value."""
+    expected = np.array([base(i, t.dataset, seeds_of(i)[0]) for i in range(N_CELLS)])
+    np.testing.assert_allclose(t.run_metrics["train_acc"][:, 0, 0], expected, rtol=1e-6)
 
 
 def table(tables: list[DatasetTable], dataset: str) -> DatasetTable:
@@ -122,7 +152,6 @@ def check_run_values(t: DatasetTable, indexes: list[int], sets: tuple[str | None
         assert t.cell_metrics["latency"][i] == pytest.approx(np.mean([latency_of(i, s) for s in seeds]))
 
 
-CHECK = [0, 1, 2, 5, 12_345, N_CELLS - 1]
 EXPECTED_SETS = {
     "cifar10-valid": ("x-valid", "ori-test"),
     "cifar10": (None, "ori-test"),
@@ -132,49 +161,110 @@ EXPECTED_SETS = {
 
 
 # -- NAS-Bench-201 .pth ------------------------------------------------------------------------------------------
+def _pickle_save(obj: object, path: Path) -> None:
+    with open(path, "wb") as handle:
+        pickle.dump(obj, handle, protocol=4)
+
+
+def _pickle_load(path: Path, map_location: object = None, weights_only: object = None) -> object:
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
+
+
+def torch_like() -> types.ModuleType:
+    """PyTorch when installed (it is optional for the project); else a stand-in whose save / load pickle."""
+    try:
+        import torch
+    except ModuleNotFoundError:
+        stand_in = types.ModuleType("torch")
+        stand_in.save, stand_in.load = _pickle_save, _pickle_load  # type: ignore[attr-defined]
+        stand_in.Tensor = type("Tensor", (), {})  # type: ignore[attr-defined]  # some libraries look for it
+        return stand_in
+    return torch
+
+
+@pytest.fixture
+def torch_module(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """What ``import torch`` gives the converter during a test: PyTorch, or the pickling stand-in."""
+    module = torch_like()
+    monkeypatch.setitem(sys.modules, "torch", module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def nb201_pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    datasets = tuple(DATASET_NO)
-    # 'less' (12 epochs) carries other values (shifted by 1000): the converter must read 'full'
-    arch2infos = {i: {"less": arch_results(i, ("cifar10-valid",), hp_shift=1000.0), "full": arch_results(i, datasets)}
-                  for i in range(N_CELLS)}
+    torch = torch_like()
+    # 'less' (12 epochs) carries other values: the converter must read 'full'
+    arch2infos = {i: {"less": other_hp(i), "full": arch_results(i)} for i in range(N_CELLS)}
     path = tmp_path_factory.mktemp("nb201") / "NAS-Bench-201-v1_1-096897.pth"
     torch.save({"meta_archs": ARCHS, "arch2infos": arch2infos, "evaluated_indexes": list(range(N_CELLS))}, path)
     return path
 
 
-def test_nb201_pth_values_land_at_index_seed_epoch(nb201_pth: Path) -> None:
+def test_nb201_pth_values_land_at_index_seed_epoch(nb201_pth: Path, torch_module: types.ModuleType) -> None:
     tables = convert_nb201_pth(nb201_pth)
     assert [t.dataset for t in tables] == list(DATASET_NO)
     for t in tables:
         t.validate()
         assert list(t.epochs) == [1, 2, 3] and t.total_epochs == E and t.n_seeds == 3
         check_run_values(t, CHECK, EXPECTED_SETS[t.dataset])
+    check_every_cell(table(tables, "cifar10-valid"))
+    assert np.isnan(table(tables, "cifar100").run_metrics["train_acc"][3]).all()  # a cell without cifar100 runs
     assert "valid_acc" not in table(tables, "cifar10").run_metrics  # cifar10 trains on train+valid
     assert "valid_acc" in table(tables, "cifar100").run_metrics
 
 
-def test_nb201_pth_meta_archs_out_of_order(tmp_path: Path) -> None:
+def test_nb201_pth_agrees_with_the_official_api(nb201_pth: Path, torch_module: types.ModuleType) -> None:
+    """The NATS-Bench API (same ArchResults layout) queried on the same records gives the converted values."""
+    nats_bench = pytest.importorskip("nats_bench")
+    tables = {t.dataset: t for t in convert_nb201_pth(nb201_pth)}
+    api = nats_bench.create({"meta_archs": ARCHS, "arch2infos": {i: {"200": arch_results(i)} for i in DETAILED},
+                             "evaluated_indexes": sorted(DETAILED)}, "tss", fast_mode=False, verbose=False)
+    names = {"train_acc": "train-accuracy", "train_loss": "train-loss", "train_time": "train-all-time",
+             "valid_acc": "valid-accuracy", "valid_loss": "valid-loss", "test_acc": "test-accuracy",
+             "test_loss": "test-loss"}
+    for i in sorted(DETAILED):
+        for dataset, t in tables.items():
+            for slot, seed in enumerate(seeds_of(i)):
+                for e in range(E):
+                    info = api.get_more_info(i, dataset, iepoch=e, hp="200", is_random=seed)
+                    for ours, theirs in names.items():
+                        if ours in t.run_metrics:
+                            assert t.run_metrics[ours][i, slot, e] == pytest.approx(info[theirs], rel=1e-6)
+                        else:
+                            assert theirs not in info
+            costs = api.get_cost_info(i, dataset, hp="200")
+            for ours, theirs in (("params", "params"), ("flops", "flops"), ("latency", "latency")):
+                assert t.cell_metrics[ours][i] == pytest.approx(costs[theirs])
+
+
+def test_nb201_pth_meta_archs_out_of_order(tmp_path: Path, torch_module: types.ModuleType) -> None:
     swapped = list(ARCHS)
     swapped[0], swapped[1] = swapped[1], swapped[0]
     path = tmp_path / "NAS-Bench-201-v1_0-e61699.pth"
-    torch.save({"meta_archs": swapped, "arch2infos": {}, "evaluated_indexes": []}, path)
-    with pytest.raises(ValueError, match=r"NAS-Bench-201-v1_0-e61699\.pth: meta_archs\[0\] .* index 1, not 0"):
+    torch_module.save({"meta_archs": swapped, "arch2infos": {}, "evaluated_indexes": []}, path)
+    with pytest.raises(ValueError, match=r"NAS-Bench-201-v1_0-e61699\.pth: meta_archs\[0\] .* index is 1, not 0"):
         convert_nb201_pth(path)
 
 
-def test_nb201_pth_results_for_another_arch(tmp_path: Path) -> None:
+def test_nb201_pth_results_for_another_arch(tmp_path: Path, torch_module: types.ModuleType) -> None:
     path = tmp_path / "bad.pth"
-    torch.save({"meta_archs": ARCHS, "arch2infos": {0: {"less": {}, "full": arch_results(1, ("cifar10",))}},
-                "evaluated_indexes": [0]}, path)
+    full = arch_results(1, ("cifar10",))
+    torch_module.save({"meta_archs": ARCHS, "arch2infos": {0: {"less": {}, "full": full}}, "evaluated_indexes": [0]},
+                      path)
     with pytest.raises(ValueError, match=r"bad\.pth: arch 0: results are for"):
         convert_nb201_pth(path)
 
 
+def test_nb201_pth_without_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"096897\.pth: reading a \.pth file needs PyTorch"):
+        convert_nb201_pth(path)
+
+
 # -- NATS-Bench topology --------------------------------------------------------------------------------------
-NATS_DATASETS = ("cifar10-valid", "ImageNet16-120")
-
-
 def write_pbz2(obj: object, path: Path) -> None:
     path.write_bytes(bz2.compress(pickle.dumps(obj, protocol=4), 1))
 
@@ -185,9 +275,10 @@ def nats_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("nats") / "NATS-tss-v1_0-3ffb9-simple"
     directory.mkdir()
     write_pbz2({"meta_archs": ARCHS, "arch2infos": {}, "evaluated_indexes": []}, directory / "meta.pickle.pbz2")
+
     for i in range(N_CELLS):
         # hp "12" carries other values (shifted by 1000): the converter must read "200"
-        infos = {"12": arch_results(i, ("cifar10-valid",), hp_shift=1000.0), "200": arch_results(i, NATS_DATASETS)}
+        infos = {"12": other_hp(i), "200": arch_results(i)} if i in DETAILED else {"200": arch_results(i)}
         # real archives name files 000123.pickle.pbz2; the API also accepts 123.pickle.pbz2
         name = f"{i:06d}.pickle.pbz2" if i % 2 else f"{i}.pickle.pbz2"
         write_pbz2(infos, directory / name)
@@ -195,22 +286,29 @@ def nats_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def check_nats_tables(tables: list[DatasetTable]) -> None:
-    assert [t.dataset for t in tables] == list(NATS_DATASETS)
+    assert [t.dataset for t in tables] == list(DATASET_NO)
     for t in tables:
         t.validate()
         assert list(t.epochs) == [1, 2, 3] and t.n_seeds == 3
         check_run_values(t, CHECK, EXPECTED_SETS[t.dataset])
+    check_every_cell(table(tables, "cifar10-valid"))
 
 
-def test_nats_tss_archive_read_directly(nats_dir: Path) -> None:
-    check_nats_tables(convert_nats_tss(nats_dir, use_package=False))
+@pytest.fixture(scope="module")
+def nats_direct_tables(nats_dir: Path) -> list[DatasetTable]:
+    return convert_nats_tss(nats_dir, use_package=False)
 
 
-def test_nats_tss_archive_read_with_nats_bench(nats_dir: Path) -> None:
+def test_nats_tss_archive_read_directly(nats_direct_tables: list[DatasetTable]) -> None:
+    check_nats_tables(nats_direct_tables)
+
+
+def test_nats_tss_archive_read_with_nats_bench(nats_dir: Path, nats_direct_tables: list[DatasetTable]) -> None:
     pytest.importorskip("nats_bench")
     package_tables = convert_nats_tss(nats_dir, use_package=True)
     check_nats_tables(package_tables)
-    for a, b in zip(package_tables, convert_nats_tss(nats_dir, use_package=False)):
+    for a, b in zip(package_tables, nats_direct_tables, strict=True):
+        assert a.run_metrics.keys() == b.run_metrics.keys() and a.cell_metrics.keys() == b.cell_metrics.keys()
         for name in a.run_metrics:
             np.testing.assert_array_equal(a.run_metrics[name], b.run_metrics[name])
 
@@ -225,12 +323,16 @@ def test_nats_tss_missing_arch_file(tmp_path: Path) -> None:
 
 
 def test_nats_tss_benchmark_file(tmp_path: Path) -> None:
-    arch2infos = {i: {"200": arch_results(i, ("cifar100",))} for i in range(N_CELLS)}
+    # the single-file form; here only the DETAILED cells are in arch2infos (the others come out NaN)
+    arch2infos = {i: {"12": other_hp(i), "200": arch_results(i)} for i in sorted(DETAILED)}
     path = tmp_path / "NATS-tss-v1_0-3ffb9.pickle.pbz2"
-    write_pbz2({"meta_archs": ARCHS, "arch2infos": arch2infos, "evaluated_indexes": list(range(N_CELLS))}, path)
+    write_pbz2({"meta_archs": ARCHS, "arch2infos": arch2infos, "evaluated_indexes": sorted(DETAILED)}, path)
     assert detect_format(path) == "nats-tss"
-    (t,) = convert_nats_tss(path)
-    check_run_values(t, CHECK, EXPECTED_SETS["cifar100"])
+    tables = convert_nats_tss(path)
+    assert [t.dataset for t in tables] == list(DATASET_NO)
+    for t in tables:
+        check_run_values(t, CHECK, EXPECTED_SETS[t.dataset])
+        assert np.isnan(t.run_metrics["train_acc"][3]).all()
 
 
 # -- NASLib ----------------------------------------------------------------------------------------------------
@@ -247,15 +349,27 @@ def naslib_record(i: int, dataset: str) -> dict:
                           "latency": latency_of(i, 777), "train_time": epoch_time(i, 777)}}
 
 
-@pytest.fixture(scope="module")
-def naslib_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("naslib")
-    for name, dataset in NASLIB_FILES.items():
-        # NASLib keys its dict by arch string; write it in a scrambled order to test the index mapping
-        data = {ARCHS[i]: {dataset: naslib_record(i, dataset)} for i in reversed(range(N_CELLS))}
+def write_naslib(directory: Path, cells: dict[str, list[int]]) -> Path:
+    """NASLib pickles {arch string: {dataset: record}}; ``cells``: file name -> the cells it holds."""
+    for name, indexes in cells.items():
+        dataset = NASLIB_FILES[name]
+        data = {ARCHS[i]: {dataset: naslib_record(i, dataset)} for i in indexes}
         with open(directory / name, "wb") as handle:
             pickle.dump(data, handle, protocol=4)
     return directory
+
+
+@pytest.fixture(scope="module")
+def naslib_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # the cifar10 file holds every cell, written in reverse order to test the index mapping; the others DETAILED
+    cells = {name: sorted(DETAILED) for name in NASLIB_FILES}
+    cells["nb201_cifar10_full_training.pickle"] = list(reversed(range(N_CELLS)))
+    return write_naslib(tmp_path_factory.mktemp("naslib"), cells)
+
+
+@pytest.fixture
+def small_naslib_dir(tmp_path: Path) -> Path:
+    return write_naslib(tmp_path, {name: [0, 1, 2] for name in NASLIB_FILES})
 
 
 def test_naslib_values(naslib_dir: Path) -> None:
@@ -275,22 +389,26 @@ def test_naslib_values(naslib_dir: Path) -> None:
                                        rtol=1e-6)
             assert t.cell_metrics["params"][i] == pytest.approx(params_of(i, t.dataset))
             assert t.cell_metrics["latency"][i] == pytest.approx(latency_of(i, 777))
+    every = table(tables, "cifar10-valid").run_metrics["train_acc"][:, 0, 0]
+    np.testing.assert_allclose(every, [base(i, "cifar10-valid", 777) for i in range(N_CELLS)], rtol=1e-6)
+    assert np.isnan(table(tables, "cifar100").run_metrics["train_acc"][3]).all()
 
 
-def test_naslib_same_dataset_twice(naslib_dir: Path) -> None:
-    path = naslib_dir / "nb201_cifar10_full_training.pickle"
+def test_naslib_same_dataset_twice(small_naslib_dir: Path) -> None:
+    path = small_naslib_dir / "nb201_cifar10_full_training.pickle"
     with pytest.raises(ValueError, match="already read from"):
         convert_naslib([path, path])
 
 
 # -- detection, dispatch, download -----------------------------------------------------------------------------
-def test_detect_format_and_convert_file(nb201_pth: Path, nats_dir: Path, naslib_dir: Path) -> None:
-    assert detect_format(nb201_pth) == "nb201-pth"
+def test_detect_format_and_convert_file(tmp_path: Path, nats_dir: Path, small_naslib_dir: Path) -> None:
+    (tmp_path / "NAS-Bench-201-v1_1-096897.pth").write_bytes(b"")
+    assert detect_format(tmp_path / "NAS-Bench-201-v1_1-096897.pth") == "nb201-pth"
     assert detect_format(nats_dir) == "nats-tss"
-    assert detect_format(naslib_dir) == "naslib"
-    assert detect_format(naslib_dir / "nb201_cifar100_full_training.pickle") == "naslib"
+    assert detect_format(small_naslib_dir) == "naslib"
+    assert detect_format(small_naslib_dir / "nb201_cifar100_full_training.pickle") == "naslib"
     # one NASLib file brings its official siblings along
-    source, tables = convert_file(naslib_dir / "nb201_cifar100_full_training.pickle")
+    source, tables = convert_file(small_naslib_dir / "nb201_cifar100_full_training.pickle")
     assert source == "naslib" and sorted(t.dataset for t in tables) == sorted(NASLIB_FILES.values())
     assert set(SOURCE_NAMES) == {"nb201-pth", "nats-tss", "naslib"} == set(OFFICIAL_SOURCES)
 
@@ -355,6 +473,6 @@ def test_download_streams_and_extracts(tmp_path: Path, monkeypatch: pytest.Monke
 def test_download_rejects_a_web_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(urllib.request, "urlopen",
                         lambda request, timeout: FakeResponse(b"<html>quota</html>", "text/html; charset=utf-8"))
-    with pytest.raises(RuntimeError, match="answered with a web page .* python -m nas_exp.data convert"):
+    with pytest.raises(RuntimeError, match="answered with a web page.*python -m nas_exp.data convert"):
         download("nb201-pth", tmp_path)
     assert not list(tmp_path.iterdir())

@@ -126,7 +126,7 @@ def test_best_cifar10_test_accuracy_with_full_data(tmp_path):
             continue
     else:
         pytest.skip("no official NB201 source converted under $NAS_EXP_DATA (nats-tss, nb201-pth or naslib): "
-                    "cifar10 test accuracy is not in the data that ships; see README 'Real NB201 data'")
+                    "cifar10 test accuracy is not in the data that ships; see README 'Data'")
     test = full.metric_array("cifar10", "test_acc")
     assert Arch.from_index(int(np.argmax(test))).to_str() == BEST_CIFAR10_TEST
     assert float(test.max()) == pytest.approx(94.37, abs=0.02)

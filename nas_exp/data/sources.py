@@ -52,8 +52,8 @@ SOURCES: dict[str, SourceInfo] = {
         ),
         SourceInfo(
             name="naslib",
-            description="NASLib's nb201_*_full_training.pickle files",
-            datasets=DATASETS,
+            description="NASLib's nb201_*_full_training.pickle files (one seed; one eval curve used as valid and test)",
+            datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
             metrics=_FULL,
             curves=True,
             how_to_get="run `python -m nas_exp.data download --source naslib`, or put NASLib's "
