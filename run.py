@@ -33,5 +33,13 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's parser stops taking overrides at the first flag, so `run.py a=b -m seed=0,1` would reject
+    `seed=0,1`. Move the bare mode flags in front of the overrides; everything else keeps its order."""
+    mode_flags = ("-m", "--multirun", "--run", "-r")
+    return [argv[0], *[a for a in argv[1:] if a in mode_flags], *[a for a in argv[1:] if a not in mode_flags]]
+
+
 if __name__ == "__main__":
+    sys.argv = flags_first(sys.argv)
     main()

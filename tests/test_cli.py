@@ -47,7 +47,8 @@ def test_same_seed_same_trajectory(tmp_path, store_root, optimizer, evals):
 
 
 def test_multirun_two_seeds_writes_both_runs(tmp_path, store_root):
-    done = run_cli(["-m", "optimizer=random", "dataset=cifar100", "budget.max_evaluations=15", "seed=0,1"],
+    # -m in the middle, as in `python run.py optimizer=smac dataset=cifar10 -m seed=0,1,2`
+    done = run_cli(["optimizer=random", "dataset=cifar100", "-m", "budget.max_evaluations=15", "seed=0,1"],
                    tmp_path, store_root)
     assert done.returncode == 0, done.stderr
     jobs = sorted(p for p in (tmp_path / "outputs" / "multirun").glob("*/*/*") if p.is_dir())
