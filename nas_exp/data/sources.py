@@ -15,9 +15,12 @@ class SourceInfo:
     metrics: tuple[str, ...]
     curves: bool  # every epoch 1..200 stored, not only the last
     how_to_get: str
+    lacks: frozenset[tuple[str, str]] = frozenset()  # (dataset, metric) pairs absent although both are listed
 
 
 _FULL = RUN_METRICS + CELL_METRICS
+# NB201's cifar10 run trains on the full training set: it has no validation split.
+_NO_CIFAR10_VALID = frozenset({("cifar10", "valid_acc"), ("cifar10", "valid_loss")})
 
 SOURCES: dict[str, SourceInfo] = {
     info.name: info
@@ -40,6 +43,7 @@ SOURCES: dict[str, SourceInfo] = {
             curves=True,
             how_to_get="run `python -m nas_exp.data download --source nats-tss`, or put "
             "NATS-tss-v1_0-3ffb9-simple somewhere and run `python -m nas_exp.data convert PATH`",
+            lacks=_NO_CIFAR10_VALID,
         ),
         SourceInfo(
             name="nb201-pth",
@@ -49,6 +53,7 @@ SOURCES: dict[str, SourceInfo] = {
             curves=True,
             how_to_get="run `python -m nas_exp.data download --source nb201-pth`, or put "
             "NAS-Bench-201-v1_1-096897.pth somewhere and run `python -m nas_exp.data convert PATH`",
+            lacks=_NO_CIFAR10_VALID,
         ),
         SourceInfo(
             name="naslib",
@@ -71,6 +76,7 @@ def sources_with(metric: str | None = None, dataset: str | None = None, curves: 
         if (metric is None or metric in s.metrics)
         and (dataset is None or dataset in s.datasets)
         and (s.curves or not curves)
+        and (dataset, metric) not in s.lacks
     ]
 
 
