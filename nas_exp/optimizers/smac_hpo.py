@@ -31,6 +31,7 @@ class SMACOptimizer(Optimizer):
         super().__init__(*args, **kwargs)
         if acquisition not in ACQUISITION_MAXIMIZERS:
             raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
+        logging.getLogger("smac").setLevel(log_level)  # also after Hydra re-configures logging for a later job
         output_dir = Path(self.output_dir) if self.output_dir is not None else Path(tempfile.mkdtemp())
         scenario = Scenario(
             self.configspace,
