@@ -9,7 +9,7 @@ export WANDB_MODE ?= offline
 install:
 	test -d .venv || python3 -m venv .venv
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[dev]'
+	$(PYTHON) -m pip install -q -e '.[dev,data]'
 
 test:
 	$(PYTHON) -m pytest -q
