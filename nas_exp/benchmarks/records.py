@@ -15,6 +15,16 @@ class MetricUnavailableError(ValueError):
     """A metric (or epoch) the data source does not hold."""
 
 
+def missing_metric(source: str, metric: str, dataset: str, context: str = "") -> MetricUnavailableError:
+    """The error for ``metric`` of ``dataset`` absent from ``source``, naming the sources that have it."""
+    from nas_exp.data.sources import sources_with
+
+    return MetricUnavailableError(
+        f"source {source!r} has no {metric} for {dataset}{context}; sources with it: "
+        f"{', '.join(sources_with(metric, dataset)) or 'none'}"
+    )
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """Results of one cell on one dataset at one epoch. Accuracies in %, train_time in seconds for ``epoch``
@@ -43,13 +53,7 @@ class QueryResult:
             raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(METRIC_FIELDS)}")
         value = getattr(self, metric)
         if value is None:
-            from nas_exp.data.sources import sources_with
-
-            have = sources_with(metric, self.dataset)
-            raise MetricUnavailableError(
-                f"source {self.source!r} has no {metric} for {self.dataset}; sources with it: "
-                f"{', '.join(have) or 'none'}"
-            )
+            raise missing_metric(self.source, metric, self.dataset)
         return value
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nas_exp.data.paths import ENV_VAR, resolve_root
 from nas_exp.data.sources import SOURCES, source_info
-from nas_exp.data.store import StoreError, read_meta, source_dir, write_store
+from nas_exp.data.store import StoreError, read_meta, write_store
 
 
 def _info(root: Path) -> None:

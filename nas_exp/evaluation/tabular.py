@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
-from nas_exp.benchmarks.records import MetricUnavailableError
+from nas_exp.benchmarks.records import missing_metric
 from nas_exp.data.sources import sources_with
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.search_spaces.nb201 import Arch
@@ -33,10 +33,7 @@ class TabularEvaluator:
         self.epoch, self.seed_policy = epoch, seed_policy
         for metric in ("valid_acc", "train_time"):
             if not self.benchmark.has(search_on, metric):
-                raise MetricUnavailableError(
-                    f"source {self.benchmark.source!r} has no {metric} for {search_on}, which this dataset "
-                    f"searches on; sources with it: {', '.join(sources_with(metric, search_on)) or 'none'}"
-                )
+                raise missing_metric(self.benchmark.source, metric, search_on, ", which this dataset searches on")
         if epoch is not None:  # fail now, not mid-search, on an epoch the source lacks
             self.benchmark.query(Arch.from_index(0), search_on, epoch=epoch)
         self.reports_test = self.benchmark.has(report_on, "test_acc")
