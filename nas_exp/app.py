@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.data.store import StoreError
+from nas_exp.evaluation.base import Evaluator
 from nas_exp.runner import SearchResult, run_search
 from nas_exp.trajectory import TrajectoryWriter, write_json_atomic
 
@@ -71,7 +72,7 @@ def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             "seed": seed}
 
 
-def summarize(cfg: DictConfig, result: SearchResult, evaluator: Any, wall_time: float) -> dict[str, Any]:
+def summarize(config: dict[str, Any], result: SearchResult, evaluator: Evaluator, wall_time: float) -> dict[str, Any]:
     last = result.incumbent
     return {
         "incumbent": None if last is None else {
@@ -85,8 +86,8 @@ def summarize(cfg: DictConfig, result: SearchResult, evaluator: Any, wall_time: 
         "wall_time": wall_time,
         "stop_reason": result.stop_reason,
         "evaluation": evaluator.description,
-        "note": getattr(evaluator, "missing_note", ""),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "note": evaluator.missing_note,
+        "config": config,
         "versions": versions(),
     }
 
@@ -102,8 +103,9 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
         raise
     budget: Budget = parts["budget"]
     logger = parts["logger"]
-    logger.start(OmegaConf.to_container(cfg, resolve=True), str(run_dir))
-    total = budget.max_evaluations if budget.max_evaluations is not None else None
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    logger.start(resolved, str(run_dir))
+    total = budget.max_evaluations
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=Console(stderr=True), disable=not cfg.progress, transient=False,
@@ -123,7 +125,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
         result = run_search(parts["space"], parts["optimizer"], parts["evaluator"], budget,
                             np.random.default_rng(parts["seed"]), on_row=on_row)
     wall_time = time.perf_counter() - started
-    summary = summarize(cfg, result, parts["evaluator"], wall_time)
+    summary = summarize(resolved, result, parts["evaluator"], wall_time)
     write_json_atomic(run_dir / "result.json", summary)
     logger.finish(summary)
     print_summary(summary, run_dir, console)

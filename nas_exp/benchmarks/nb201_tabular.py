@@ -73,6 +73,11 @@ class NB201Benchmark:
         table = self.table(dataset)
         column = self._epoch_column(table, epoch)
         index = arch.index
+        if seed is not None:
+            n = self.n_seeds(arch, dataset)
+            if not (isinstance(seed, (int, np.integer)) and 0 <= seed < n):
+                raise ValueError(f"seed {seed!r} is out of range: {arch.to_str()} has {n} runs on {dataset} "
+                                 f"(seed 0..{n - 1}, or None for their mean)")
         values: dict[str, float | None] = {}
         for name, array in table.run_metrics.items():
             runs = array[index, :, column]
@@ -80,10 +85,6 @@ class NB201Benchmark:
                 present = runs[~np.isnan(runs)]
                 values[name] = float(present.mean()) if present.size else None
             else:
-                n = self.n_seeds(arch, dataset)
-                if not (isinstance(seed, (int, np.integer)) and 0 <= seed < n):
-                    raise ValueError(f"seed {seed!r} is out of range: {arch.to_str()} has {n} runs on {dataset} "
-                                     f"(seed 0..{n - 1}, or None for their mean)")
                 value = float(runs[seed])
                 values[name] = None if math.isnan(value) else value
         for name, array in table.cell_metrics.items():

@@ -22,6 +22,7 @@ class Evaluation:
 
 
 class Evaluator(Protocol):
-    description: str
+    description: str  # one line for result.json
+    missing_note: str  # what the data cannot report (e.g. no test accuracy), or ""
 
     def evaluate(self, arch: Arch, rng: np.random.Generator) -> Evaluation: ...
