@@ -87,7 +87,7 @@ def bench_optimizers(bench: NB201Benchmark, checkpoints: list[int]) -> None:
     for name, make in makers.items():
         with tempfile.TemporaryDirectory() as folder:
             optimizer = make(folder)
-            result = run_search(space, optimizer, evaluator, Budget(max_evaluations=n), np.random.default_rng(0))
+            result = run_search(space, optimizer, evaluator, Budget(max_evaluations=n), 0)
         walls = np.array([0.0] + [r.wall_time for r in result.rows])
         results[name] = (walls, result.rows)
     table = Table(title=f"optimizer time per trial (ask + lookup + tell), one run of {n} trials each, seed 0; "

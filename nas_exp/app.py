@@ -10,7 +10,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -58,6 +57,22 @@ def check_seed(seed: Any) -> int:
     return seed
 
 
+def check_fidelities(optimizer: Any, evaluator: Any) -> None:
+    """A multi-fidelity optimizer's budgets must be epochs the evaluator can answer for."""
+    budgets = getattr(optimizer, "budgets", None)
+    fidelities = getattr(evaluator, "fidelities", None)
+    if budgets is None or fidelities is None or fidelities() is None:
+        return
+    wanted = [b for b in budgets() if b < evaluator.max_epochs]
+    lacking = [b for b in wanted if b not in fidelities()]
+    if lacking:
+        raise ConfigError(
+            f"optimizer {optimizer.name} asks for budgets of {', '.join(map(str, budgets()))} epochs but the "
+            f"evaluation answers only after {', '.join(map(str, fidelities()))} epoch(s); use a data source with "
+            f"learning curves (evaluation.source), set optimizer.min_budget/max_budget/eta to those epochs, or "
+            f"evaluation.budget_as_epochs=false (every trial fully trained, as the NB201 paper's BOHB)")
+
+
 def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Every component of the run, validated before any work starts."""
     seed = check_seed(cfg.seed)
@@ -67,15 +82,18 @@ def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     optimizer_factory = _build(cfg.optimizer)
     optimizer = optimizer_factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                   max_trials=budget.max_evaluations)
+    check_fidelities(optimizer, evaluator)
     logger = _build(cfg.logger)
     return {"space": space, "budget": budget, "evaluator": evaluator, "optimizer": optimizer, "logger": logger,
             "seed": seed}
 
 
-def summarize(config: dict[str, Any], result: SearchResult, evaluator: Evaluator, wall_time: float) -> dict[str, Any]:
+def summarize(config: dict[str, Any], result: SearchResult, evaluator: Evaluator, wall_time: float,
+              optimizer_name: str | None = None) -> dict[str, Any]:
     last = result.incumbent
     return {
-        "incumbent": None if last is None else {
+        "optimizer": optimizer_name,
+        "incumbent": None if last is None or last.incumbent_arch is None else {
             "arch": last.incumbent_arch,
             "valid_acc": last.incumbent_valid_acc,
             "test_acc": last.incumbent_test_acc,
@@ -119,13 +137,13 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
             writer.write(row)
             logger.log_evaluation(row)
             done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
-            progress.update(task, completed=done,
-                            info=f"best valid {row.incumbent_valid_acc:.2f}%  sim {row.simulated_time / 3600:.1f} h")
+            best = "-" if row.incumbent_valid_acc is None else f"{row.incumbent_valid_acc:.2f}%"
+            progress.update(task, completed=done, info=f"best valid {best}  sim {row.simulated_time / 3600:.1f} h")
 
-        result = run_search(parts["space"], parts["optimizer"], parts["evaluator"], budget,
-                            np.random.default_rng(parts["seed"]), on_row=on_row)
+        result = run_search(parts["space"], parts["optimizer"], parts["evaluator"], budget, parts["seed"],
+                            on_row=on_row)
     wall_time = time.perf_counter() - started
-    summary = summarize(resolved, result, parts["evaluator"], wall_time)
+    summary = summarize(resolved, result, parts["evaluator"], wall_time, parts["optimizer"].name)
     write_json_atomic(run_dir / "result.json", summary)
     logger.finish(summary)
     print_summary(summary, run_dir, console)

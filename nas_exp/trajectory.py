@@ -15,14 +15,15 @@ from typing import Any
 class TrajectoryRow:
     n: int  # 1-based evaluation count
     arch: str
-    valid_acc: float
-    test_acc: float | None
-    cost: float  # seconds this evaluation cost (simulated in tabular mode)
+    epochs: int | None  # epochs trained (multi-fidelity); empty: full training
+    valid_acc: float  # the accuracy the optimizer was told
+    test_acc: float | None  # after full training; empty where the data has none
+    cost: float  # seconds this evaluation cost the budget (simulated in tabular mode)
     simulated_time: float  # summed cost so far
     wall_time: float  # real seconds since the search started
-    incumbent_valid_acc: float
+    incumbent_valid_acc: float | None  # the incumbent's validation accuracy after full training
     incumbent_test_acc: float | None
-    incumbent_arch: str
+    incumbent_arch: str | None  # empty until an evaluation at the optimizer's top fidelity
     repeat: bool  # the cell was evaluated before in this run: served from cache, charged again
 
 

@@ -21,7 +21,7 @@ def evaluator(bench):
 
 def search(space, evaluator, budget, seed=0, optimizer=None):
     optimizer = optimizer or RandomSearch(space.configspace, seed=seed)
-    return run_search(space, optimizer, evaluator, budget, np.random.default_rng(seed))
+    return run_search(space, optimizer, evaluator, budget, seed)
 
 
 def test_evaluation_budget_is_exact(space, evaluator):
@@ -75,7 +75,7 @@ def test_repeats_are_served_from_cache_and_counted(space, evaluator):
     archs = [Arch.from_index(1), Arch.from_index(2)]
     calls = []
     original = evaluator.evaluate
-    evaluator.evaluate = lambda arch, rng: calls.append(arch) or original(arch, rng)
+    evaluator.evaluate = lambda arch, rng, **kw: calls.append(arch) or original(arch, rng, **kw)
     optimizer = RepeatingOptimizer(space.configspace, archs, space)
     result = search(space, evaluator, Budget(max_evaluations=6), optimizer=optimizer)
     assert calls == archs  # each cell evaluated once

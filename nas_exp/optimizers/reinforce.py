@@ -1,0 +1,68 @@
+"""REINFORCE (Williams 1992) as used in NB201: an independent softmax policy over each categorical
+hyperparameter, trained by policy gradient with Adam on the reward (validation accuracy) minus a moving-average
+baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+from ConfigSpace import CategoricalHyperparameter, Configuration
+
+from nas_exp.optimizers.base import Optimizer, Trial
+
+
+class Reinforce(Optimizer):
+    """Each trial samples one value per hyperparameter from softmax(logits). ``tell`` takes the reward
+    ``1 - loss / 100`` (accuracy as a fraction), updates the baseline ``b <- m * b + (1 - m) * reward`` and takes
+    one Adam step on ``-(reward - b) * log p(config)``."""
+
+    name = "reinforce"
+
+    def __init__(self, *args, learning_rate: float = 0.01, baseline_momentum: float = 0.9,
+                 adam_betas: tuple[float, float] = (0.9, 0.999), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not learning_rate > 0:
+            raise ValueError(f"optimizer.learning_rate must be > 0, got {learning_rate!r}")
+        if not 0 <= baseline_momentum < 1:
+            raise ValueError(f"optimizer.baseline_momentum must be in [0, 1), got {baseline_momentum!r}")
+        self.hyperparameters = list(self.configspace.values())
+        for hp in self.hyperparameters:
+            if not isinstance(hp, CategoricalHyperparameter):
+                raise ValueError(f"REINFORCE needs categorical hyperparameters; {hp.name!r} is "
+                                 f"{type(hp).__name__}: use another optimizer for this space")
+        self.learning_rate, self.momentum = learning_rate, baseline_momentum
+        self.beta1, self.beta2 = adam_betas
+        self._rng = np.random.default_rng(self.seed)
+        self.logits = [np.zeros(len(hp.choices)) for hp in self.hyperparameters]
+        self._m = [np.zeros_like(x) for x in self.logits]
+        self._v = [np.zeros_like(x) for x in self.logits]
+        self._steps = 0
+        self.baseline: float | None = None
+
+    def probabilities(self) -> list[np.ndarray]:
+        return [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in self.logits]
+
+    def ask(self) -> Trial:
+        choices = [int(self._rng.choice(len(p), p=p)) for p in self.probabilities()]
+        values = {hp.name: hp.choices[i] for hp, i in zip(self.hyperparameters, choices)}
+        return Trial(config=Configuration(self.configspace, values=values), handle=choices)
+
+    def most_likely(self) -> Configuration:
+        """The policy's argmax configuration (NB201's REINFORCE returns this)."""
+        values = {hp.name: hp.choices[int(np.argmax(x))] for hp, x in zip(self.hyperparameters, self.logits)}
+        return Configuration(self.configspace, values=values)
+
+    def tell(self, trial: Trial, loss: float, cost: float) -> None:
+        reward = 1.0 - loss / 100.0
+        self.baseline = reward if self.baseline is None else (
+            self.momentum * self.baseline + (1 - self.momentum) * reward)
+        advantage = reward - self.baseline
+        self._steps += 1
+        for k, (choice, p) in enumerate(zip(trial.handle, self.probabilities())):
+            grad_log_p = -p
+            grad_log_p[choice] += 1.0
+            grad = -advantage * grad_log_p  # gradient of the loss to minimise
+            self._m[k] = self.beta1 * self._m[k] + (1 - self.beta1) * grad
+            self._v[k] = self.beta2 * self._v[k] + (1 - self.beta2) * grad**2
+            m_hat = self._m[k] / (1 - self.beta1**self._steps)
+            v_hat = self._v[k] / (1 - self.beta2**self._steps)
+            self.logits[k] = self.logits[k] - self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)

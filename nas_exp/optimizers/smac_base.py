@@ -1,0 +1,53 @@
+"""What every SMAC-backed optimizer shares: the Scenario pointed into the run folder, and ask/tell.
+
+Notes (SMAC 2.4): its output folder is always written, so it is pointed into the run's own folder; ``overwrite``
+is forced so an identical earlier run is never silently resumed; ``deterministic=True`` because a tabular lookup
+of a configuration never changes. Runs are reproducible only with PYTHONHASHSEED=0 (run.py sees to it).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from smac import Scenario
+from smac.runhistory.dataclasses import TrialValue
+
+from nas_exp.optimizers.base import Optimizer, Trial
+
+_UNBOUNDED_TRIALS = 100_000
+
+
+class SMACAskTell(Optimizer):
+    """Subclasses build ``self.smac`` (a SMAC facade) from ``self.scenario(...)``."""
+
+    def __init__(self, *args, log_level: int = logging.ERROR, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.log_level = log_level
+        logging.getLogger("smac").setLevel(log_level)  # also after Hydra re-configures logging for a later job
+        self.smac: Any = None
+
+    def scenario(self, **extra: Any) -> Scenario:
+        output_dir = Path(self.output_dir) if self.output_dir is not None else Path(tempfile.mkdtemp())
+        return Scenario(
+            self.configspace,
+            name="smac",
+            output_directory=output_dir / "smac3",
+            deterministic=True,
+            n_trials=self.max_trials or _UNBOUNDED_TRIALS,
+            seed=self.seed,
+            **extra,
+        )
+
+    @staticmethod
+    def no_target(config, seed: int = 0, budget: float | None = None) -> float:  # pragma: no cover
+        raise RuntimeError("SMAC is driven by ask/tell here; the target function is never called")
+
+    def ask(self) -> Trial:
+        info = self.smac.ask()
+        return Trial(config=info.config, budget=info.budget, handle=info)
+
+    def tell(self, trial: Trial, loss: float, cost: float) -> None:
+        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost))

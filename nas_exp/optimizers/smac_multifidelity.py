@@ -1,0 +1,53 @@
+"""Multi-fidelity search with training epochs as the budget, through SMAC's facades:
+``hyperband`` (HyperbandFacade: random configurations + Hyperband) and ``bohb`` (MultiFidelityFacade: a random
+forest proposes configurations for Hyperband's brackets, BOHB-style)."""
+
+from __future__ import annotations
+
+import math
+
+from smac import HyperbandFacade, MultiFidelityFacade
+
+from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
+from nas_exp.optimizers.smac_base import SMACAskTell
+from nas_exp.optimizers.smac_hpo import ACQUISITION_MAXIMIZERS
+
+FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
+
+
+class SMACMultiFidelity(SMACAskTell):
+    """Budgets are epochs between ``min_budget`` and ``max_budget``; SMAC's Hyperband hands out
+    ``max_budget / eta**k`` (floats: the runner rounds them to whole epochs). Trials at ``max_budget`` are full
+    training and decide the incumbent. This optimizer does not resume training: a cell promoted from 22 to 67
+    epochs is trained (and charged) from scratch, as SMAC's Hyperband does."""
+
+    def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
+                 eta: float = 3, acquisition: str = "exhaustive", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if kind not in FACADES:
+            raise ValueError(f"unknown multi-fidelity optimizer kind {kind!r}; valid: {', '.join(FACADES)}")
+        if not 0 < min_budget < max_budget:
+            raise ValueError(f"optimizer.min_budget must be in (0, max_budget={max_budget}), got {min_budget!r}")
+        if not eta > 1:
+            raise ValueError(f"optimizer.eta must be > 1, got {eta!r}")
+        self.name, self.max_budget, self.min_budget, self.eta = kind, float(max_budget), float(min_budget), eta
+        scenario = self.scenario(min_budget=min_budget, max_budget=max_budget)
+        if acquisition not in ACQUISITION_MAXIMIZERS:
+            raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
+        facade = FACADES[kind]
+        extra = {}
+        if kind == "bohb" and acquisition == "exhaustive":
+            extra["acquisition_maximizer"] = ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
+        self.smac = facade(
+            scenario,
+            target_function=self.no_target,
+            **extra,
+            intensifier=facade.get_intensifier(scenario, eta=eta),
+            overwrite=True,
+            logging_level=self.log_level,
+        )
+
+    def budgets(self) -> list[int]:
+        """The epochs this optimizer will ask for (Hyperband's rungs, rounded)."""
+        n_rungs = int(math.floor(math.log(self.max_budget / self.min_budget) / math.log(self.eta) + 1e-9)) + 1
+        return sorted({max(1, round(self.max_budget / self.eta**k)) for k in range(n_rungs)})
