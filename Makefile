@@ -1,15 +1,16 @@
 # nas-exp: common tasks. PYTHONHASHSEED=0 keeps seeded SMAC runs reproducible (see README).
 PYTHON ?= .venv/bin/python
 SWEEP ?= $(shell ls -d outputs/multirun/*/* 2>/dev/null | tail -n 1)
+PAPER_SEEDS ?= 0,1
 export PYTHONHASHSEED := 0
 export WANDB_MODE ?= offline
 
-.PHONY: install test run sweep figures bench clean
+.PHONY: install test run sweep figures paper bench clean
 
 install:
 	test -d .venv || python3 -m venv .venv
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[dev,data]'
+	$(PYTHON) -m pip install -q -e '.[dev,data,wandb,launchers,parallel]'
 
 test:
 	$(PYTHON) -m pytest -q
@@ -23,6 +24,10 @@ sweep:
 figures:
 	@test -n "$(SWEEP)" || (echo "error: no sweep folder; run 'make sweep' first or pass SWEEP=outputs/multirun/DATE/TIME" >&2; exit 2)
 	$(PYTHON) -m nas_exp.analysis $(SWEEP)
+
+paper:  # the NB201 paper preset (needs the nb201-hp12 table, README), then figures of that sweep
+	$(PYTHON) run.py -m +experiment=nb201_paper seed=$(PAPER_SEEDS)
+	$(MAKE) --no-print-directory figures SWEEP="$$(ls -d outputs/multirun/*/* | tail -n 1)"
 
 bench:
 	$(PYTHON) benchmarks/bench_tabular.py

@@ -1,4 +1,4 @@
-"""`python -m nas_exp.analysis SWEEP_DIR [--out DIR]`: results table and anytime figures of a sweep."""
+"""`python -m nas_exp.analysis SWEEP_DIR [--out DIR] [--root STORE]`: tables and figures of a sweep."""
 
 from __future__ import annotations
 
@@ -6,35 +6,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from nas_exp.analysis.figures import plot_anytime
-from nas_exp.analysis.sweep import load_sweep, results_table
+from nas_exp.analysis.report import make_report
+from nas_exp.analysis.sweep import SweepError
+from nas_exp.benchmarks.records import MetricUnavailableError
+from nas_exp.data.store import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nas_exp.analysis", description=__doc__)
-    parser.add_argument("sweep", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("outputs/figures"))
+    parser.add_argument("sweep", type=Path, help="a Hydra multirun folder (or any folder holding run folders)")
+    parser.add_argument("--out", type=Path, default=Path("outputs/figures"), help="default: outputs/figures")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="NB201 store for optima and transfers (default: the runs' own, else $NAS_EXP_DATA)")
     args = parser.parse_args(argv)
     try:
-        runs, trajectories = load_sweep(args.sweep)
-    except FileNotFoundError as err:
+        report = make_report(args.sweep, args.out, args.root)
+    except (SweepError, StoreError, MetricUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    table = results_table(runs)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(table.to_markdown() if _has_tabulate() else table.to_string())
-    print(f"{len(runs)} runs from {args.sweep}\n{table.round(2).to_string()}")
-    for path in plot_anytime(trajectories, args.out):
+    print(f"{len(report.runs)} runs from {args.sweep}")
+    print(report.results.round(2).to_string())
+    for path in report.written:
         print(f"wrote {path}")
     return 0
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

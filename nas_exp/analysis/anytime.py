@@ -1,0 +1,95 @@
+"""Anytime curves: the incumbent's regret (table optimum minus incumbent) against simulated time or the number
+of evaluations, mean and standard error over seeds, one curve per optimizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nas_exp.analysis.optimum import Optimum
+from nas_exp.analysis.sweep import Run
+
+AXES = ("time", "evaluations")
+
+
+@dataclass(frozen=True)
+class Curve:
+    optimizer: str
+    x: np.ndarray  # simulated seconds, or evaluation counts
+    mean: np.ndarray  # mean regret over seeds [percentage points]
+    stderr: np.ndarray  # standard error of that mean (0 with one seed)
+    n_seeds: int
+
+
+def regret_metric(runs: list[Run], optima: list[Optimum]) -> str:
+    """``test`` when every run reports a test accuracy and the table knows its optimum, else ``valid``."""
+    has_test = all(opt.test_acc is not None and incumbent_rows(run)["incumbent_test_acc"].notna().all()
+                   for run, opt in zip(runs, optima))
+    return "test" if has_test else "valid"
+
+
+def incumbent_rows(run: Run) -> pd.DataFrame:
+    """The trajectory rows after which the run has an incumbent (multi-fidelity runs have none until their first
+    evaluation at the top fidelity)."""
+    return run.trajectory[run.trajectory["incumbent_valid_acc"].notna()]
+
+
+def regret(run: Run, optimum: Optimum, metric: str) -> np.ndarray:
+    """Regret of the incumbent after each evaluation of ``run`` that has one (:func:`incumbent_rows`)."""
+    best = optimum.test_acc if metric == "test" else optimum.valid_acc
+    return best - incumbent_rows(run)[f"incumbent_{metric}_acc"].to_numpy(dtype=float)
+
+
+def step_values(xs: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The value of the last point at or before each grid x (NaN before the first point)."""
+    positions = np.searchsorted(xs, grid, side="right") - 1
+    return np.where(positions >= 0, values[np.clip(positions, 0, None)], np.nan)
+
+
+def mean_stderr(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over rows and its standard error (sample std / sqrt(n); 0 for one row)."""
+    mean = curves.mean(axis=0)
+    if len(curves) < 2:
+        return mean, np.zeros_like(mean)
+    return mean, curves.std(axis=0, ddof=1) / np.sqrt(len(curves))
+
+
+def x_values(run: Run, axis: str) -> np.ndarray:
+    """Where each of :func:`regret`'s values starts: simulated seconds or evaluation count."""
+    column = "simulated_time" if axis == "time" else "n"
+    return incumbent_rows(run)[column].to_numpy(dtype=float)
+
+
+def shared_grid(runs: list[Run], axis: str, n_points: int = 300) -> np.ndarray:
+    """x values where every run has evaluated at least once, up to the longest run: whole evaluation counts, or
+    simulated times spaced evenly in log time. Every run needs one evaluation."""
+    first = max(x_values(run, axis)[0] for run in runs)
+    last = max(x_values(run, axis)[-1] for run in runs)
+    if axis == "evaluations":
+        return np.arange(first, last + 1)
+    return np.unique(np.geomspace(first, last, n_points)) if last > first else np.array([first])
+
+
+def anytime_curves(runs: list[Run], optima: list[Optimum], metric: str, axis: str) -> list[Curve]:
+    """One curve per optimizer over the runs of one dataset. Each curve stops at its shortest seed's last
+    evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's end)."""
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
+    by_optimizer: dict[str, list[tuple[Run, Optimum]]] = {}
+    for run, optimum in zip(runs, optima):
+        if len(incumbent_rows(run)):
+            by_optimizer.setdefault(run.info.optimizer, []).append((run, optimum))
+    if not by_optimizer:
+        return []
+    grid = shared_grid([run for pairs in by_optimizer.values() for run, _ in pairs], axis)
+    curves = []
+    for optimizer in sorted(by_optimizer):
+        pairs = by_optimizer[optimizer]
+        end = min(x_values(run, axis)[-1] for run, _ in pairs)
+        x = grid[grid <= end]
+        values = np.array([step_values(x_values(run, axis), regret(run, opt, metric), x) for run, opt in pairs])
+        mean, stderr = mean_stderr(values)
+        curves.append(Curve(optimizer=optimizer, x=x, mean=mean, stderr=stderr, n_seeds=len(pairs)))
+    return curves

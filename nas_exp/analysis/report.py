@@ -1,0 +1,95 @@
+"""Everything `python -m nas_exp.analysis` writes for one sweep: tables (Markdown + LaTeX) and figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nas_exp.analysis.anytime import AXES, anytime_curves, incumbent_rows, regret_metric
+from nas_exp.analysis.figures import plot_anytime, plot_pareto
+from nas_exp.analysis.optimum import Benchmarks, Optimum, table_optimum
+from nas_exp.analysis.pareto import fronts_frame, non_dominated, table_front
+from nas_exp.analysis.sweep import Run, load_runs, runs_frame
+from nas_exp.analysis.tables import (RESULT_LABELS, display_frame, results_table, to_latex, to_markdown,
+                                     transfer_labels, transfer_table, transfer_values)
+
+
+@dataclass
+class Report:
+    runs: pd.DataFrame  # one row per run
+    results: pd.DataFrame  # results_table
+    transfer: pd.DataFrame | None  # transfer_table; None without tabular runs
+    written: list[Path] = field(default_factory=list)
+
+
+def run_optimum(run: Run, benchmarks: Benchmarks) -> Optimum:
+    bench = benchmarks.get(run.info.source, run.info.root)
+    return table_optimum(bench, run.info.search_on, run.info.report_on, run.info.epoch)
+
+
+def write_table(shown: pd.DataFrame, out_dir: Path, stem: str, caption: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    markdown, latex = out_dir / f"{stem}.md", out_dir / f"{stem}.tex"
+    markdown.write_text(f"{caption}\n\n{to_markdown(shown)}")
+    latex.write_text(to_latex(shown, caption))
+    return [markdown, latex]
+
+
+def anytime_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
+    """Per dataset, regret vs simulated time and vs evaluations (tabular runs with at least one evaluation)."""
+    written: list[Path] = []
+    optima: dict[tuple, Optimum] = {}
+    datasets = sorted({run.info.dataset for run in runs})
+    for dataset in datasets:
+        chosen = [r for r in runs if r.info.dataset == dataset and r.info.source and len(incumbent_rows(r))]
+        if not chosen:
+            continue
+        for run in chosen:
+            key = (run.info.source, run.info.root, run.info.search_on, run.info.report_on, run.info.epoch)
+            if key not in optima:
+                optima[key] = run_optimum(run, benchmarks)
+        per_run = [optima[(r.info.source, r.info.root, r.info.search_on, r.info.report_on, r.info.epoch)]
+                   for r in chosen]
+        metric = regret_metric(chosen, per_run)
+        for axis in AXES:
+            written += plot_anytime(anytime_curves(chosen, per_run, metric, axis), axis, metric, dataset, out_dir)
+    return written
+
+
+def pareto_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
+    """Per (dataset, cost metric) of multi-objective runs: their fronts against the table's true front."""
+    points = fronts_frame(runs)
+    written: list[Path] = []
+    sources = {run.info.dataset: run.info for run in runs}
+    for (dataset, search_on, cost_metric), group in points.groupby(["dataset", "search_on", "cost_metric"]):
+        group = group.reset_index(drop=True)
+        fronts = {opt: rows.index[non_dominated(rows["valid_acc"].to_numpy(), rows["cost"].to_numpy())]
+                  for opt, rows in group.groupby("optimizer")}
+        info = sources[dataset]
+        reference = None if info.source is None else table_front(benchmarks.get(info.source, info.root),
+                                                                 search_on, cost_metric)
+        written += plot_pareto(group, reference, dataset, cost_metric, out_dir, fronts)
+    return written
+
+
+def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
+    """Read the sweep's runs, write every table and figure under ``out_dir``. ``root``: the NB201 store to
+    look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA/./data)."""
+    runs = load_runs(sweep)
+    benchmarks = Benchmarks(root)
+    frame = runs_frame(runs)
+    results = results_table(frame)
+    written = write_table(display_frame(results, RESULT_LABELS), out_dir, "results",
+                          "Final incumbent accuracy, mean ± std over seeds")
+    values = transfer_values(runs, benchmarks)
+    transfer = None
+    if not values.empty:
+        transfer = transfer_table(values)
+        written += write_table(display_frame(transfer, transfer_labels(transfer)), out_dir, "transfer",
+                               "Transfer: the cell found on each searched dataset, looked up on every NB201 "
+                               "dataset (seed-mean accuracy), mean ± std over search seeds")
+    written += anytime_figures(runs, benchmarks, out_dir)
+    written += pareto_figures(runs, benchmarks, out_dir)
+    return Report(runs=frame, results=results, transfer=transfer, written=written)

@@ -1,0 +1,138 @@
+"""Mirror a run to Weights & Biases (``logger=wandb``): its config, every evaluation, the final summary.
+
+Offline by default: W&B writes ``RUN_FOLDER/wandb/offline-run-*/`` and nothing goes over the network; upload later
+with ``wandb sync``. The run folder's trajectory.csv and result.json stay the source of truth: any W&B failure
+(not installed, init, log, finish) prints one warning on stderr and turns this logger off; the search goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nas_exp.analysis.optimum import Optimum, table_optimum
+from nas_exp.analysis.run_info import RunInfo, run_info
+from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
+from nas_exp.trajectory import TrajectoryRow
+
+MODES = ("offline", "online", "disabled")
+
+
+def sweep_group(run_dir: Path) -> str | None:
+    """``DATE_TIME`` of the Hydra sweep folder holding ``run_dir`` (it has multirun.yaml), else None."""
+    sweep = Path(run_dir).resolve().parent
+    if not (sweep / "multirun.yaml").is_file():
+        return None
+    return f"{sweep.parent.name}_{sweep.name}"
+
+
+def run_config(config: dict[str, Any], info: RunInfo) -> dict[str, Any]:
+    """W&B config: optimizer, dataset and seed as top-level keys (dashboards group and average by them), the
+    searched/reported tables, and the whole resolved config under ``config``."""
+    return {"optimizer": info.optimizer, "dataset": info.dataset, "seed": info.seed,
+            "search_on": info.search_on, "report_on": info.report_on, "config": config}
+
+
+def evaluation_metrics(row: TrajectoryRow, optimum: Optimum | None) -> dict[str, float]:
+    """One history step: the evaluation, the incumbent, and its regret to the table's optimum, each where known."""
+    metrics: dict[str, float] = {"valid_acc": row.valid_acc, "cost": row.cost, "simulated_time": row.simulated_time,
+                                 "wall_time": row.wall_time, "repeat": int(row.repeat)}
+    optional = {"epochs": row.epochs, "test_acc": row.test_acc, "incumbent_valid_acc": row.incumbent_valid_acc,
+                "incumbent_test_acc": row.incumbent_test_acc}  # None: multi-fidelity before the top fidelity, etc.
+    metrics.update({key: value for key, value in optional.items() if value is not None})
+    if optimum is not None:
+        metrics.update(optimum.regret(row.incumbent_valid_acc, row.incumbent_test_acc))
+    return metrics
+
+
+def final_summary(summary: dict[str, Any], optimum: Optimum | None) -> dict[str, Any]:
+    """W&B run summary from the run's result.json payload."""
+    incumbent = summary.get("incumbent") or {}
+    found: dict[str, Any] = {
+        "incumbent_arch": incumbent.get("arch"),
+        "incumbent_valid_acc": incumbent.get("valid_acc"),
+        "incumbent_test_acc": incumbent.get("test_acc"),
+        **{key: summary.get(key) for key in ("n_evaluations", "n_repeats", "simulated_time", "wall_time",
+                                             "stop_reason")},
+    }
+    if optimum is not None:
+        found["optimum_valid_acc"] = optimum.valid_acc
+        found["optimum_test_acc"] = optimum.test_acc
+        if incumbent:
+            found.update(optimum.regret(incumbent.get("valid_acc"), incumbent.get("test_acc")))
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def run_optimum(info: RunInfo) -> Optimum | None:
+    """The table's optimum for a tabular run (None for other evaluations)."""
+    if info.source is None:
+        return None
+    return table_optimum(NB201Benchmark(source=info.source, root=info.root), info.search_on, info.report_on,
+                         info.epoch)
+
+
+class WandbLogger:
+    """See the module docstring. ``group=None``: the sweep folder's name for Hydra multirun jobs, no group for a
+    single run; ``name=None``: the run folder's name; ``dir=None``: the run folder."""
+
+    def __init__(self, project: str = "nas-exp", entity: str | None = None, mode: str = "offline",
+                 dir: str | None = None, tags: Sequence[str] = (), group: str | None = None,
+                 name: str | None = None, optimizer: str | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown logger.mode {mode!r}; valid: {', '.join(MODES)}")
+        self.project, self.entity, self.mode, self.dir = project, entity, mode, dir
+        self.tags, self.group, self.name, self.optimizer = list(tags), group, name, optimizer
+        self.optimum: Optimum | None = None
+        self._run: Any = None
+        self._off = False
+
+    # -- the Logger protocol: never raises --------------------------------------------------------------------
+    def start(self, config: dict[str, Any], run_dir: str) -> None:
+        self._guarded(self._start, config, Path(run_dir))
+
+    def log_evaluation(self, row: TrajectoryRow) -> None:
+        if self._run is not None:
+            self._guarded(lambda: self._run.log(evaluation_metrics(row, self.optimum), step=row.n))
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        if self._run is not None:
+            self._guarded(self._finish, summary)
+
+    # -- internals ---------------------------------------------------------------------------------------------
+    def _start(self, config: dict[str, Any], run_dir: Path) -> None:
+        info = run_info(config, self.optimizer)
+        try:
+            self.optimum = run_optimum(info)
+        except Exception as err:  # no regret then, but the rest is still worth logging
+            print(f"warning: wandb logger: no table optimum, so no regret ({err})", file=sys.stderr)
+        import wandb
+
+        self._run = wandb.init(
+            project=self.project, entity=self.entity, mode=self.mode, dir=str(self.dir or run_dir),
+            group=self.group or sweep_group(run_dir), name=self.name or run_dir.name, tags=self.tags,
+            config=run_config(config, info), reinit="finish_previous",
+            settings=wandb.Settings(console="off", quiet=True),
+        )
+
+    def _finish(self, summary: dict[str, Any]) -> None:
+        run, self._run = self._run, None
+        run.summary.update(final_summary(summary, self.optimum))
+        run.finish()
+
+    def _guarded(self, action, *args: Any) -> None:
+        if self._off:
+            return
+        try:
+            action(*args)
+        except Exception as err:
+            self._off = True
+            print(f"warning: wandb logging failed and is off for this run ({type(err).__name__}: {err}); "
+                  f"trajectory.csv and result.json are unaffected", file=sys.stderr)
+            run, self._run = self._run, None
+            if run is not None:
+                try:
+                    run.finish(exit_code=1)
+                except Exception:
+                    pass
