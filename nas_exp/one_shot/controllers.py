@@ -1,0 +1,94 @@
+"""ENAS controllers: a policy over NB201 cells that decodes one op per edge, in ``EDGES`` order.
+
+``LSTMController`` is NB201's ENAS controller (``xautodl/models/cell_searchs/search_model_enas_utils.py``): a
+2-layer LSTM (hidden 32) fed the embedding of the previous op, logits ``tanh_constant * tanh(l / temperature)``.
+``EdgeController`` is the simple alternative: independent softmax logits per edge. Both run on the CPU (they are
+tiny) and sample with a caller-given ``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from nas_exp.search_spaces.nb201 import N_EDGES, OPS
+
+CONTROLLERS = ("lstm", "per_edge")
+
+
+@dataclass(frozen=True)
+class Decision:
+    path: tuple[int, ...]  # op index per edge
+    log_prob: torch.Tensor  # sum over edges of log p(op), with its graph
+    entropy: torch.Tensor  # sum over edges of the policy's entropy, with its graph
+
+
+class Controller(nn.Module):
+    """Subclasses give the logits of each edge given the previous edge's op and a recurrent state."""
+
+    def initial_state(self) -> Any:
+        return None
+
+    def edge_logits(self, edge: int, previous: int | None, state: Any) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError
+
+    def decode(self, choose: Callable[[torch.Tensor], int]) -> Decision:
+        state, previous = self.initial_state(), None
+        path, log_probs, entropies = [], [], []
+        for edge in range(N_EDGES):
+            logits, state = self.edge_logits(edge, previous, state)
+            log_p = torch.log_softmax(logits, dim=-1)
+            previous = choose(logits.detach())
+            path.append(previous)
+            log_probs.append(log_p[previous])
+            entropies.append(-(log_p.exp() * log_p).sum())
+        return Decision(tuple(path), torch.stack(log_probs).sum(), torch.stack(entropies).sum())
+
+    def sample(self, generator: torch.Generator) -> Decision:
+        return self.decode(lambda logits: int(torch.multinomial(torch.softmax(logits, dim=-1), 1,
+                                                                generator=generator).item()))
+
+    def greedy(self) -> tuple[int, ...]:
+        with torch.no_grad():
+            return self.decode(lambda logits: int(logits.argmax().item())).path
+
+
+class EdgeController(Controller):
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(N_EDGES, len(OPS)))
+
+    def edge_logits(self, edge: int, previous: int | None, state: Any) -> tuple[torch.Tensor, Any]:
+        return self.logits[edge], state
+
+
+class LSTMController(Controller):
+    def __init__(self, hidden: int = 32, layers: int = 2, tanh_constant: float = 2.5,
+                 temperature: float = 5.0) -> None:
+        super().__init__()
+        self.start = nn.Parameter(torch.empty(1, 1, hidden))
+        self.lstm = nn.LSTM(input_size=hidden, hidden_size=hidden, num_layers=layers)
+        self.embedding = nn.Embedding(len(OPS), hidden)
+        self.predict = nn.Linear(hidden, len(OPS))
+        self.tanh_constant, self.temperature = tanh_constant, temperature
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -0.1, 0.1)
+
+    def edge_logits(self, edge: int, previous: int | None, state: Any) -> tuple[torch.Tensor, Any]:
+        inputs = self.start if previous is None else self.embedding.weight[previous].view(1, 1, -1)
+        outputs, state = self.lstm(inputs, state)
+        logits = self.predict(outputs).view(-1) / self.temperature
+        return self.tanh_constant * torch.tanh(logits), state
+
+
+def build_controller(kind: str, hidden: int = 32, layers: int = 2, tanh_constant: float = 2.5,
+                     temperature: float = 5.0) -> Controller:
+    if kind == "lstm":
+        return LSTMController(hidden, layers, tanh_constant, temperature)
+    if kind == "per_edge":
+        return EdgeController()
+    raise ValueError(f"unknown ENAS controller {kind!r}; valid: {', '.join(CONTROLLERS)}")

@@ -1,0 +1,93 @@
+"""SPOS' evolutionary search (Guo et al., ECCV 2020) over NB201 cells, scored by a given function (one-shot
+validation accuracy): each generation keeps the ``n_parents`` best, and refills the population half with mutants
+(each edge changed with probability ``mutation_prob``, at least one) and half with uniform crossovers of two
+parents. Every cell is scored once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nas_exp.one_shot.records import Scored
+from nas_exp.one_shot.sampling import sample_distinct_cells
+from nas_exp.search_spaces.nb201 import N_EDGES, OPS, Arch
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    population_size: int = 50
+    n_iterations: int = 20
+    n_parents: int = 10
+    mutation_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("population_size", "n_iterations", "n_parents"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"optimizer.{name} must be an int >= 1, got {value!r}")
+        if self.n_parents > self.population_size:
+            raise ValueError(f"optimizer.n_parents ({self.n_parents}) must not exceed optimizer.population_size "
+                             f"({self.population_size})")
+        if not 0 <= self.mutation_prob <= 1:
+            raise ValueError(f"optimizer.mutation_prob must be in [0, 1], got {self.mutation_prob!r}")
+
+
+def mutate(arch: Arch, prob: float, rng: np.random.Generator) -> Arch:
+    """Each edge changes to a different op with probability ``prob``; if none did, one random edge does."""
+    ops = list(arch)
+    changed = [pos for pos in range(N_EDGES) if rng.random() < prob]
+    if not changed:
+        changed = [int(rng.integers(N_EDGES))]
+    for pos in changed:
+        choices = [op for op in OPS if op != ops[pos]]
+        ops[pos] = choices[int(rng.integers(len(choices)))]
+    return Arch(ops)
+
+
+def crossover(a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
+    """Each edge's op from ``a`` or ``b`` with equal probability."""
+    return Arch(x if rng.random() < 0.5 else y for x, y in zip(a, b))
+
+
+def evolve(score: Callable[[Arch], float], rng: np.random.Generator, settings: EvolutionSettings,
+           seeds: Sequence[Arch] = ()) -> list[Scored]:
+    """Every cell scored during the search, best first. ``seeds`` join the random first population."""
+    scores: dict[Arch, float] = {}
+
+    def fitness(arch: Arch) -> float:
+        if arch not in scores:
+            scores[arch] = score(arch)
+        return scores[arch]
+
+    size = settings.population_size
+    population = list(dict.fromkeys([*seeds, *sample_distinct_cells(size, rng)]))[:size]
+    for _ in range(settings.n_iterations):
+        parents = sorted(population, key=lambda a: -fitness(a))[:settings.n_parents]
+        n_children = size - len(parents)
+        children: list[Arch] = []
+        _fill(children, n_children // 2, lambda p=parents: mutate(_pick(p, rng), settings.mutation_prob, rng),
+              scores, 10 * size)
+        _fill(children, n_children, lambda p=parents: crossover(_pick(p, rng), _pick(p, rng), rng), scores,
+              10 * size)
+        population = parents + children
+        for arch in population:
+            fitness(arch)
+    return sorted((Scored(a, s) for a, s in scores.items()), key=lambda s: -s.oneshot_valid_acc)
+
+
+def _fill(children: list[Arch], target: int, make: Callable[[], Arch], seen: dict[Arch, float],
+          attempts: int) -> None:
+    """Append new cells from ``make`` until ``children`` holds ``target`` (at most ``attempts`` tries: late in a
+    search most offspring were seen already)."""
+    for _ in range(attempts):
+        if len(children) >= target:
+            return
+        child = make()
+        if child not in seen and child not in children:
+            children.append(child)
+
+
+def _pick(parents: Sequence[Arch], rng: np.random.Generator) -> Arch:
+    return parents[int(rng.integers(len(parents)))]

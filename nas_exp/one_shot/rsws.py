@@ -1,0 +1,29 @@
+"""Random search with weight sharing (Li & Talwalkar, UAI 2019; NB201's RSWS): train the supernet on uniformly
+sampled paths, then rank ``select_num`` uniformly sampled cells (plus the best seen) by one-shot validation
+accuracy; optionally retrain the top ``retrain_top_k`` stand-alone (train-mode evaluator) and keep the best."""
+
+from __future__ import annotations
+
+from nas_exp.one_shot.batches import SearchBatches
+from nas_exp.one_shot.sampling import sample_distinct_cells
+from nas_exp.one_shot.selection import Retrain, rank_cells, retrain_top
+from nas_exp.one_shot.uniform import UniformSampling
+from nas_exp.search_spaces.nb201 import Arch
+
+
+class RSWS(UniformSampling):
+    name = "rsws"
+    ranks_candidates = True
+
+    def __init__(self, *, select_num: int = 100, **settings: object) -> None:
+        super().__init__(**settings)
+        if isinstance(select_num, bool) or not isinstance(select_num, int) or select_num < 1:
+            raise ValueError(f"optimizer.select_num must be an int >= 1, got {select_num!r}")
+        self.select_num = select_num
+
+    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
+        cells = self.with_best(sample_distinct_cells(self.select_num, self.rng))
+        ranked = rank_cells(cells, self.scorer(batches, self.settings.select_batches))
+        self.candidates = retrain_top(ranked, self.settings.retrain_top_k, retrain)
+        self.best = self.candidates[0].arch
+        return self.best

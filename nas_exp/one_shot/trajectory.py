@@ -1,0 +1,70 @@
+"""The one-shot trajectory: one row per search epoch, appended and flushed to trajectory.csv as it happens."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OneShotRow:
+    epoch: int  # 1-based search epoch
+    arch: str  # the discretized cell after this epoch (the final cell on the last row)
+    table_valid_acc: float | None  # the cell's stand-alone validation accuracy in the NB201 table (table_dataset)
+    oneshot_valid_acc: float  # %, the supernet restricted to the cell, on the searched dataset's valid split
+    train_loss: float  # mean weight-step loss of the epoch
+    wall_time: float  # seconds since the search started
+    hessian_eigenvalue: float | None  # DARTS with hessian: track/stop; empty otherwise
+
+
+ONE_SHOT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(OneShotRow))
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class OneShotTrajectoryWriter:
+    """Writes a header, then one flushed line per ``write`` (a killed run loses no finished epoch)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._handle = open(self.path, "w", newline="")
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(ONE_SHOT_COLUMNS)
+        self._handle.flush()
+
+    def write(self, row: OneShotRow) -> None:
+        self._writer.writerow([format_cell(v) for v in astuple(row)])
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> OneShotTrajectoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_one_shot_trajectory(path: Path) -> list[OneShotRow]:
+    """The rows of a one-shot trajectory.csv (empty cells -> None)."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = tuple(next(reader))
+        if header != ONE_SHOT_COLUMNS:
+            raise ValueError(f"{path}: columns {', '.join(header)} are not a one-shot trajectory's "
+                             f"{', '.join(ONE_SHOT_COLUMNS)}")
+        return [OneShotRow(int(c[0]), c[1], _float(c[2]), float(c[3]), float(c[4]), float(c[5]), _float(c[6]))
+                for c in reader]
+
+
+def _float(text: str) -> float | None:
+    return None if text == "" else float(text)

@@ -1,0 +1,38 @@
+"""Uniform single-path training of the supernet (RSWS, SPOS): every weight step trains one uniformly sampled path.
+
+With no architecture parameters, the cell after an epoch is the best of ``epoch_candidates`` fresh random cells plus
+the previous best, by one-shot accuracy on the first ``select_batches`` valid batches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
+from nas_exp.one_shot.batches import SearchBatches
+from nas_exp.one_shot.sampling import sample_distinct_cells, uniform_path
+from nas_exp.one_shot.selection import rank_cells
+from nas_exp.search_spaces.nb201 import Arch
+
+
+class UniformSampling(OneShotOptimizer):
+    def __init__(self, *, epoch_candidates: int = 20, **settings: object) -> None:
+        super().__init__(**settings)
+        if isinstance(epoch_candidates, bool) or not isinstance(epoch_candidates, int) or epoch_candidates < 1:
+            raise ValueError(f"optimizer.epoch_candidates must be an int >= 1, got {epoch_candidates!r}")
+        self.epoch_candidates = epoch_candidates
+        self.best: Arch | None = None
+
+    def setup_architecture(self, device: torch.device) -> None:
+        self.best = None
+
+    def train_epoch(self, batches: SearchBatches, epoch: int) -> float:
+        return mean_loss([self.weight_step(train, path=uniform_path(self.rng)) for train in batches.train_epoch()])
+
+    def with_best(self, cells: list[Arch]) -> list[Arch]:
+        return cells if self.best is None else [self.best, *cells]
+
+    def current_arch(self, batches: SearchBatches) -> Arch:
+        cells = self.with_best(sample_distinct_cells(self.epoch_candidates, self.rng))
+        self.best = rank_cells(cells, self.scorer(batches, self.settings.select_batches))[0].arch
+        return self.best
