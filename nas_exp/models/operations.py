@@ -1,0 +1,70 @@
+"""The building blocks of NB201's inferred network (D-X-Y/AutoDL-Projects ``xautodl/models/cell_operations.py``).
+
+Only what the NB201 cell space and its ``TinyNetwork`` skeleton use, with NB201's exact layer order and bias
+settings (convolutions followed by an affine BatchNorm have no bias), so parameter counts match the benchmark.
+Inside a cell every op maps C channels to C channels at stride 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> Conv2d (no bias) -> BatchNorm2d: NB201's ``nor_conv_KxK``."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=True, track_running_stats=True),
+        )
+
+
+class Zero(nn.Module):
+    """NB201's ``none``: the edge carries nothing. Outputs zeros of the input's shape."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+def avg_pool_3x3() -> nn.Module:
+    """NB201's ``avg_pool_3x3`` inside a cell (C_in == C_out, so no 1x1 preprocessing)."""
+    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+
+
+# Every op of the cell space, as a constructor of a C -> C, stride-1 module.
+OP_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+    "none": lambda c: Zero(),
+    "skip_connect": lambda c: nn.Identity(),
+    "nor_conv_1x1": lambda c: ReLUConvBN(c, c, 1, padding=0),
+    "nor_conv_3x3": lambda c: ReLUConvBN(c, c, 3, padding=1),
+    "avg_pool_3x3": lambda c: avg_pool_3x3(),
+}
+
+
+def build_op(name: str, channels: int) -> nn.Module:
+    """The module of op ``name`` on a cell with ``channels`` channels."""
+    if name not in OP_BUILDERS:
+        raise ValueError(f"unknown NB201 op {name!r}; valid ops: {', '.join(OP_BUILDERS)}")
+    return OP_BUILDERS[name](channels)
+
+
+class ResNetBasicBlock(nn.Module):
+    """The reduction block between stages: two ReLU-Conv3x3-BN (the first with stride 2) plus a shortcut
+    AvgPool2d(2, 2) -> Conv1x1 (no bias, no BN), as in NB201's ``ResNetBasicblock(C_in, C_out, 2)``."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2, padding=1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, stride=1, padding=1)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+            nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))

@@ -1,0 +1,63 @@
+"""The training recipe: NB201's by default (``configs/nas-benchmark/hyper-opts/200E.config``), every field
+overridable from the config or, for a joint architecture + hyperparameter search, per evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """SGD with Nesterov momentum, cosine learning rate from ``learning_rate`` to ``min_learning_rate`` over
+    ``epochs`` epochs (stepped once per epoch, as NB201 does), cross-entropy loss, random crop + horizontal flip.
+
+    ``epochs`` is the length of the schedule, i.e. of a full training. Training fewer epochs (a lower fidelity)
+    follows the first epochs of this same schedule, which is how NB201's per-epoch results arise.
+    ``crop_padding`` / ``flip`` None take the dataset's standard (CIFAR: 4 / yes, ImageNet16: 2 / yes, digits: 1 /
+    no); ``augment=False`` turns both off.
+    """
+
+    epochs: int = 200
+    batch_size: int = 256
+    learning_rate: float = 0.1
+    min_learning_rate: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    augment: bool = True
+    crop_padding: int | None = None
+    flip: bool | None = None
+    drop_last: bool = False
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"recipe.{name} must be an int >= 1, got {value!r}")
+        for name in ("learning_rate", "min_learning_rate", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"recipe.{name} must be a number >= 0, got {value!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"recipe.learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.nesterov and self.momentum <= 0:
+            raise ValueError("recipe.nesterov needs recipe.momentum > 0")
+        if self.crop_padding is not None and (not isinstance(self.crop_padding, int) or self.crop_padding < 0):
+            raise ValueError(f"recipe.crop_padding must be null or an int >= 0, got {self.crop_padding!r}")
+
+    def updated(self, values: Mapping[str, Any] | None) -> TrainRecipe:
+        """A copy with ``values`` replacing fields (e.g. a search's learning_rate and weight_decay)."""
+        if not values:
+            return self
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            valid = ", ".join(f.name for f in dataclasses.fields(self))
+            raise ValueError(f"unknown training recipe key(s) {', '.join(unknown)}; valid: {valid}")
+        return dataclasses.replace(self, **dict(values))
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
