@@ -6,31 +6,95 @@ import os
 import sys
 
 # SMAC's local search iterates a Python set of strings; its order, and so a seeded run, depends on string hashing.
-# Fix the hash seed before anything else runs (it must be set when the interpreter starts).
-if os.environ.get("PYTHONHASHSEED") != "0":
+# Fix the hash seed before anything else runs (it must be set when the interpreter starts). Only as the main
+# script: worker processes that import this file (dask's spawned workers, which set their own hash seed) go on.
+if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import shutil  # noqa: E402
+import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.errors import (ConfigCompositionException, MissingConfigException, OverrideParseException,  # noqa: E402
+                          SearchPathException)
+from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment  # noqa: E402
+from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure  # noqa: E402
+
+HYDRA_USER_ERRORS = (ConfigCompositionException, OverrideParseException, SearchPathException)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    if hydra_cfg.mode == RunMode.MULTIRUN:  # one failing job must not stop the sweep (see nas_exp/failures.py)
+        run_isolated(lambda: run_experiment(cfg, run_dir), hydra_cfg.job.num, run_dir, overrides, USER_ERRORS)
+        return
+    clear_failure(run_dir)  # of an earlier attempt in this folder (e.g. before resume=true)
     try:
         run_experiment(cfg, run_dir)
     except USER_ERRORS as err:
         fail(str(err))
-        if not (run_dir / "trajectory.csv").exists():
+        if not (run_dir / "trajectory.csv").exists() and only_hydra_files(run_dir, hydra_cfg.job.name):
             shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-written left behind
         sys.exit(2)
+    except Exception as err:
+        write_failure(failure_from(err, 0, run_dir, overrides, user_error=False))
+        raise
+
+
+def only_hydra_files(run_dir: Path, job_name: str) -> bool:
+    """Whether the folder holds nothing but what Hydra and a stopped start wrote (so removing it loses nothing,
+    also when hydra.run.dir points at a folder of the user's)."""
+    ours = {".hydra", f"{job_name}.log", "smac3"}
+    return run_dir.is_dir() and all(entry.name in ours for entry in run_dir.iterdir())
+
+
+def hydra_error_line(err: Exception) -> str:
+    """Hydra's multi-line composition errors as one line; an unknown group option lists the valid ones."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if isinstance(err, MissingConfigException) and err.options:
+        group = next((line for line in lines if line.startswith("Available options in")), "")
+        group = group.removeprefix("Available options in ").rstrip(":") or "the group"
+        return f"{lines[0]}; valid options in {group}: {', '.join(err.options)}"
+    if isinstance(err, OverrideParseException):
+        return f"cannot parse override {err.override!r}: {lines[0] if lines else err.message}"
+    detail = ("full_key:", "object_type=", "reference_type=", "Config search path", "provider=")
+    return " ".join(line for line in lines if not line.startswith(detail))
+
+
+def print_crash(err: BaseException) -> None:
+    """A crash's traceback without Hydra's own frames (as Hydra shows it unless HYDRA_FULL_ERROR=1)."""
+    report = traceback.TracebackException.from_exception(err)
+    report.stack = traceback.StackSummary.from_list(
+        [frame for frame in report.stack if f"{os.sep}hydra{os.sep}" not in frame.filename])
+    print("".join(report.format()), file=sys.stderr, end="")
+
+
+def cli() -> None:
+    """run.py's command line: Hydra's own errors (unknown option, bad override) become one `error:` line, exit 2;
+    a crash prints its traceback, exit 1. HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full report."""
+    user_wants_full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then raises its errors to us instead of printing and exiting
+    try:
+        main()
+    except HYDRA_USER_ERRORS as err:
+        if user_wants_full_errors:
+            raise
+        fail(hydra_error_line(err))
+        sys.exit(2)
+    except Exception as err:
+        if user_wants_full_errors:
+            raise
+        print_crash(err)
+        sys.exit(1)
 
 
 def flags_first(argv: list[str]) -> list[str]:
@@ -42,4 +106,4 @@ def flags_first(argv: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     sys.argv = flags_first(sys.argv)
-    main()
+    cli()

