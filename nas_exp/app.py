@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import shutil
 import sys
@@ -23,6 +24,7 @@ from nas_exp.evaluation.base import Evaluator
 from nas_exp.parallel import evaluation_pool, parallel_settings
 from nas_exp.resume import (EVALUATIONS_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
                             write_run_config)
+from nas_exp.objectives.accuracy import Accuracy
 from nas_exp.runner import SearchResult, run_search
 from nas_exp.trajectory import TrajectoryRow, TrajectoryWriter, write_json_atomic
 
@@ -120,6 +122,20 @@ def check_fidelities(optimizer: Any, evaluator: Any) -> None:
             f"evaluation.budget_as_epochs=false (every trial fully trained, as the NB201 paper's BOHB)")
 
 
+def check_objectives(optimizer: Any, objective: Any, evaluator: Any, cfg: DictConfig) -> None:
+    """Several objectives need an optimizer that takes a list of losses (smac_parego, random)."""
+    if len(objective.names) > 1 and not getattr(optimizer, "multi_objective", False):
+        raise ConfigError(f"optimizer {chosen('optimizer', cfg.optimizer)} optimizes one objective, but "
+                          f"objective={chosen('objective', cfg.objective)} has {len(objective.names)} "
+                          f"({', '.join(objective.names)}); use optimizer=smac_parego or optimizer=random")
+    reports = getattr(evaluator, "reports_metric", None)
+    lacking = [name for name in objective.names[1:] if reports is not None and not reports(name)]
+    if lacking:
+        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which "
+                          f"{evaluator.description.split(':')[0]} does not report for {cfg.dataset.search_on}; "
+                          f"pick another objective.metric or evaluation.source")
+
+
 def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Every component of the run, validated before any work starts."""
     seed = check_seed(cfg.seed)
@@ -128,12 +144,16 @@ def build_components(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     budget: Budget = _build(cfg.budget)
     evaluator = _build(cfg.evaluation, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
     optimizer_factory = _build(_without(cfg.optimizer, OPTIMIZER_META_KEYS))
+    objective = _build(cfg.objective) if "objective" in cfg else Accuracy()
+    takes_objectives = "objectives" in inspect.signature(optimizer_factory.func).parameters
     optimizer = optimizer_factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
-                                  max_trials=budget.max_evaluations)
+                                  max_trials=budget.max_evaluations,
+                                  **({"objectives": list(objective.names)} if takes_objectives else {}))
     check_fidelities(optimizer, evaluator)
+    check_objectives(optimizer, objective, evaluator, cfg)
     logger = _build(cfg.logger)
     return {"space": space, "budget": budget, "evaluator": evaluator, "optimizer": optimizer, "logger": logger,
-            "seed": seed}
+            "seed": seed, "objective": objective}
 
 
 def summarize(config: dict[str, Any], result: SearchResult, evaluator: Evaluator, wall_time: float,
@@ -210,9 +230,13 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
         result = run_search(parts["space"], optimizer, parts["evaluator"], budget, parts["seed"], on_row=on_row,
                             batch_size=parallel.n_workers,
                             evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
-                                                         evaluation_log))
+                                                         evaluation_log),
+                            objective=parts["objective"])
     wall_time = time.perf_counter() - started + replay.wall_shift
     summary = summarize(resolved, result, parts["evaluator"], wall_time, parts["optimizer"].name)
+    if hasattr(parts["objective"], "front"):
+        summary["objectives"] = list(parts["objective"].names)
+        summary["pareto_front"] = parts["objective"].front(result.evaluations)
     if plan is not None:
         summary["resumed_after"] = len(plan.rows)
     write_json_atomic(run_dir / "result.json", summary)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from nas_exp.trajectory import TrajectoryRow
 class SearchResult:
     rows: list[TrajectoryRow]
     stop_reason: str
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)  # arch string -> its full training
 
     @property
     def incumbent(self) -> TrajectoryRow | None:
@@ -28,6 +29,12 @@ class SearchResult:
     @property
     def n_repeats(self) -> int:
         return sum(row.repeat for row in self.rows)
+
+
+class Objective(Protocol):
+    names: tuple[str, ...]
+
+    def loss(self, evaluation: Evaluation) -> float | list[float]: ...
 
 
 def evaluation_rng(seed: int, n: int) -> np.random.Generator:
@@ -109,6 +116,7 @@ def run_search(
     clock: Callable[[], float] = time.perf_counter,
     batch_size: int = 1,
     evaluate_many: EvaluateMany = evaluate_serially,
+    objective: Objective | None = None,
 ) -> SearchResult:
     """Run until the budget stops it.
 
@@ -121,12 +129,16 @@ def run_search(
     ``batch_size`` > 1 (parallel evaluation): ask that many trials before telling any, evaluate the new ones with
     ``evaluate_many`` (e.g. concurrently), then handle the results in the order asked, exactly as one at a time.
     The trajectory depends on the seed and the batch size only, never on which evaluation finishes first. With
-    a simulated-time budget, evaluations of the last batch past the budget are made but not counted."""
+    a simulated-time budget, evaluations of the last batch past the budget are made but not counted.
+
+    ``objective`` turns an evaluation into what the optimizer is told (default: the validation error; a
+    multi-objective one returns a list of losses)."""
     seen: dict[tuple[Arch, int | None, Any], Evaluation] = {}
     deepest: dict[tuple[Arch, Any], Evaluation] = {}  # the longest training of each cell (for resuming)
     hyperparameters_of = getattr(space, "hyperparameters", None)
     resumes = bool(getattr(optimizer, "resumes_training", False))
     rows: list[TrajectoryRow] = []
+    full_trainings: dict[str, Evaluation] = {}
     simulated_time = 0.0
     best: tuple[float, Evaluation, Arch] | None = None
     start = clock()
@@ -144,7 +156,10 @@ def run_search(
         if before is None or evaluation.cost > before.cost:
             deepest[(arch, hp_key)] = evaluation
         simulated_time += cost
-        optimizer.tell(trial, loss=100.0 - evaluation.valid_acc, cost=cost)
+        loss = 100.0 - evaluation.valid_acc if objective is None else objective.loss(evaluation)
+        optimizer.tell(trial, loss=loss, cost=cost)
+        if evaluation.epochs is None:
+            full_trainings.setdefault(arch.to_str(), evaluation)
         if evaluation.epochs is None and (best is None or evaluation.valid_acc > best[0]):  # full training only
             best = (evaluation.valid_acc, evaluation, arch)
         rows.append(TrajectoryRow(
@@ -180,5 +195,5 @@ def run_search(
             repeat = proposal.key in seen
             stop = handle(proposal, seen[proposal.key] if repeat else evaluated[proposal.key], repeat)
             if stop:
-                return SearchResult(rows, stop)
-    return SearchResult(rows, "budget exhausted")
+                return SearchResult(rows, stop, full_trainings)
+    return SearchResult(rows, "budget exhausted", full_trainings)

@@ -112,6 +112,10 @@ class TabularEvaluator:
             f"epoch(s) {', '.join(map(str, have))}; multi-fidelity search needs learning curves (sources: "
             f"{', '.join(sources_with(dataset=self.search_on, curves=True))}) or budgets on those epochs")
 
+    def reports_metric(self, name: str) -> bool:
+        """Whether evaluations carry the per-cell metric ``name`` (params, flops, latency) in ``metrics``."""
+        return self.benchmark.has(self.search_on, name)
+
     def fidelities(self) -> tuple[int, ...] | None:
         """The epoch counts this evaluator can answer for (multi-fidelity budgets must be among them); None:
         any (budgets are ignored)."""

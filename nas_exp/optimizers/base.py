@@ -25,6 +25,7 @@ class Optimizer(ABC):
     name: str = "optimizer"
     max_budget: float | None = None  # multi-fidelity: the top budget (epochs); None = every trial is full
     resumes_training: bool = False  # continues a cell's training from its checkpoint at a higher budget
+    multi_objective: bool = False  # accepts a list of losses in tell (one per objective)
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
                  max_trials: int | None = None) -> None:
@@ -37,4 +38,4 @@ class Optimizer(ABC):
     def ask(self) -> Trial: ...
 
     @abstractmethod
-    def tell(self, trial: Trial, loss: float, cost: float) -> None: ...
+    def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None: ...

@@ -11,6 +11,7 @@ from nas_exp.optimizers.base import Optimizer, Trial
 
 class RandomSearch(Optimizer):
     name = "random"
+    multi_objective = True  # ignores the loss, so any number of objectives is fine
 
     def __init__(self, *args, max_resample: int = 1000, **kwargs) -> None:
         super().__init__(*args, **kwargs)

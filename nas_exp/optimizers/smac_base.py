@@ -49,5 +49,5 @@ class SMACAskTell(Optimizer):
         info = self.smac.ask()
         return Trial(config=info.config, budget=info.budget, handle=info)
 
-    def tell(self, trial: Trial, loss: float, cost: float) -> None:
+    def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None:
         self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost))
