@@ -410,7 +410,7 @@ def test_detect_format_and_convert_file(tmp_path: Path, nats_dir: Path, small_na
     # one NASLib file brings its official siblings along
     source, tables = convert_file(small_naslib_dir / "nb201_cifar100_full_training.pickle")
     assert source == "naslib" and sorted(t.dataset for t in tables) == sorted(NASLIB_FILES.values())
-    assert set(SOURCE_NAMES) == {"nb201-pth", "nats-tss", "naslib"} == set(OFFICIAL_SOURCES)
+    assert set(SOURCE_NAMES) == {"nb201-pth", "nats-tss", "naslib", "nb201-hp12"} == set(OFFICIAL_SOURCES)
 
 
 def test_detect_format_rejects_unknown(tmp_path: Path) -> None:

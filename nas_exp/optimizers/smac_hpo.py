@@ -4,11 +4,10 @@ ParEGO scalarises them with fresh random weights for each proposal."""
 from __future__ import annotations
 
 from smac import HyperparameterOptimizationFacade
-from smac.model.random_forest import RandomForest
 from smac.multi_objective.parego import ParEGO
 
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
-from nas_exp.optimizers.smac_base import SMACAskTell
+from nas_exp.optimizers.smac_base import SMACAskTell, random_forest
 
 ACQUISITION_MAXIMIZERS = ("exhaustive", "local_search")
 MULTI_OBJECTIVE = ("parego",)
@@ -18,6 +17,7 @@ class SMACOptimizer(SMACAskTell):
     name = "smac"
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
+                 rf_max_leaf_nodes: int | None = None,
                  max_config_calls: int = 1, acquisition: str = "exhaustive",
                  objectives: list[str] | None = None, multi_objective: str = "parego", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -33,10 +33,7 @@ class SMACOptimizer(SMACAskTell):
             initial_design = facade.get_initial_design(scenario)
         else:
             initial_design = facade.get_initial_design(scenario, n_configs=n_initial)
-        model = RandomForest(
-            scenario.configspace, log_y=True, n_trees=n_trees, ratio_features=1.0, min_samples_split=2,
-            min_samples_leaf=1, max_depth=2**20, bootstrapping=True, seed=scenario.seed, n_jobs=rf_n_jobs,
-        )
+        model = random_forest(scenario, n_trees=n_trees, n_jobs=rf_n_jobs, max_leaf_nodes=rf_max_leaf_nodes)
         if acquisition == "exhaustive":
             maximizer = ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
         else:

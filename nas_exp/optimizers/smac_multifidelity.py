@@ -9,7 +9,7 @@ import math
 from smac import HyperbandFacade, MultiFidelityFacade
 
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
-from nas_exp.optimizers.smac_base import SMACAskTell
+from nas_exp.optimizers.smac_base import SMACAskTell, random_forest
 from nas_exp.optimizers.smac_hpo import ACQUISITION_MAXIMIZERS
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
@@ -22,7 +22,8 @@ class SMACMultiFidelity(SMACAskTell):
     epochs is trained (and charged) from scratch, as SMAC's Hyperband does."""
 
     def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
-                 eta: float = 3, acquisition: str = "exhaustive", **kwargs) -> None:
+                 eta: float = 3, acquisition: str = "exhaustive", n_trees: int = 10,
+                 rf_max_leaf_nodes: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if kind not in FACADES:
             raise ValueError(f"unknown multi-fidelity optimizer kind {kind!r}; valid: {', '.join(FACADES)}")
@@ -36,6 +37,8 @@ class SMACMultiFidelity(SMACAskTell):
             raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
         facade = FACADES[kind]
         extra = {}
+        if kind == "bohb":
+            extra["model"] = random_forest(scenario, n_trees=n_trees, max_leaf_nodes=rf_max_leaf_nodes)
         if kind == "bohb" and acquisition == "exhaustive":
             extra["acquisition_maximizer"] = ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
         self.smac = facade(
