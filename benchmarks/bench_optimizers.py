@@ -68,9 +68,9 @@ def main() -> None:
     evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", benchmark=NB201Benchmark(),
                                  budget_as_epochs=False)
     console = Console()
-    table = Table(title=f"optimizer overhead, seconds per proposal (ask + tell) around evaluation N; "
-                        f"ratio vs random search")
-    table.add_column("optimizer")
+    table = Table(title="optimizer overhead, seconds per proposal (ask + tell) around evaluation N; "
+                        "ratio vs random search")
+    table.add_column("optimizer", no_wrap=True)
     for n in args.evals:
         table.add_column(f"s/proposal @ {n}", justify="right")
         table.add_column(f"x random @ {n}", justify="right")

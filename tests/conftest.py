@@ -29,6 +29,17 @@ def bench(store_root: Path):
     return NB201Benchmark(root=store_root)
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Nets as small as the tests' gain nothing from more threads, and one thread keeps them fast on a busy
+    2-core machine (use: ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def shared_nb201() -> Path:
     if not SHARED_NB201.is_dir():

@@ -15,13 +15,7 @@ ALL_CONV3 = Arch(("nor_conv_3x3",) * 6)
 BEST_CIFAR10 = Arch.from_index(6111)  # NB201's best cifar10-valid cell: 4 conv3x3, a skip, a conv1x1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Nets this small gain nothing from more threads, and one thread keeps them fast on a busy shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.mark.parametrize("op", OPS)

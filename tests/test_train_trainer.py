@@ -19,13 +19,7 @@ ARCH = Arch.from_index(6111)  # convs, a skip and a 1x1: every kind of state (BN
 DEVICE = torch.device("cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Nets this small gain nothing from more threads, and one thread keeps them fast on a busy shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

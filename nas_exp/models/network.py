@@ -7,6 +7,8 @@ equal the NB201 table's ``params`` (in millions), e.g. 1.53 M for the all-nor_co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -15,26 +17,39 @@ from nas_exp.models.operations import ResNetBasicBlock
 from nas_exp.search_spaces.nb201 import Arch
 
 
+def check_macro(what: str, C: int, N: int, num_classes: int) -> None:
+    """One-line errors for a bad macro skeleton setting."""
+    for name, value, low in (("C", C, 1), ("N", N, 1), ("num_classes", num_classes, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{what}: {name} must be an int >= {low}, got {value!r}")
+
+
+def stem(in_channels: int, C: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
+
+
+def macro_cells(C: int, N: int, make_cell: Callable[[int], nn.Module]) -> tuple[list[nn.Module], int]:
+    """NB201's body: 3 stages of ``N`` cells with C, 2C, 4C channels, a residual reduction block between stages;
+    returns the modules and the output channels."""
+    cells: list[nn.Module] = []
+    channels = C
+    for stage, width in enumerate((C, 2 * C, 4 * C)):
+        if stage > 0:
+            cells.append(ResNetBasicBlock(channels, width))
+            channels = width
+        cells.extend(make_cell(width) for _ in range(N))
+    return cells, channels
+
+
 class NB201Network(nn.Module):
     """The network NB201 trains for ``arch``; ``forward`` returns the logits."""
 
     def __init__(self, arch: Arch, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        for name, value, low in (("C", C, 1), ("N", N, 1), ("num_classes", num_classes, 2)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"NB201 network: {name} must be an int >= {low}, got {value!r}")
+        check_macro("NB201 network", C, N, num_classes)
         self.arch = Arch(arch)
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(C),
-        )
-        cells: list[nn.Module] = []
-        channels = C
-        for stage, width in enumerate((C, 2 * C, 4 * C)):
-            if stage > 0:
-                cells.append(ResNetBasicBlock(channels, width))
-                channels = width
-            cells.extend(InferCell(self.arch, width) for _ in range(N))
+        self.stem = stem(in_channels, C)
+        cells, channels = macro_cells(C, N, lambda width: InferCell(self.arch, width))
         self.cells = nn.Sequential(*cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from nas_exp.models.operations import ResNetBasicBlock
+from nas_exp.models.network import check_macro, macro_cells, stem
 from nas_exp.one_shot.drop_path import check_prob
 from nas_exp.one_shot.mixed_op import MixedOp
 from nas_exp.search_spaces.nb201 import EDGES, N_EDGES, OPS
@@ -52,17 +52,9 @@ class NB201SuperNet(nn.Module):
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        for name, value, low in (("C", C, 1), ("N", N, 1), ("num_classes", num_classes, 2)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"NB201 supernet: {name} must be an int >= {low}, got {value!r}")
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
-        cells: list[nn.Module] = []
-        channels = C
-        for stage, width in enumerate((C, 2 * C, 4 * C)):
-            if stage > 0:
-                cells.append(ResNetBasicBlock(channels, width))
-                channels = width
-            cells.extend(SearchCell(width) for _ in range(N))
+        check_macro("NB201 supernet", C, N, num_classes)
+        self.stem = stem(in_channels, C)
+        cells, channels = macro_cells(C, N, SearchCell)
         self.cells = nn.ModuleList(cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
