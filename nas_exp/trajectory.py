@@ -84,21 +84,23 @@ class TrajectoryWriter:
     """Writes rows to ``path`` (a CSV with a header), flushing after each so a killed run loses nothing.
 
     ``keep_rows``: continue a trajectory (resume) after its first ``keep_rows`` complete rows: the file is cut
-    there (dropping what follows, e.g. a half-written line) and new rows are appended."""
+    there (dropping what follows, e.g. a half-written line) and new rows are appended. ``columns``: the header,
+    for rows of another dataclass (one-shot runs write one row per search epoch)."""
 
-    def __init__(self, path: Path, keep_rows: int | None = None) -> None:
+    def __init__(self, path: Path, keep_rows: int | None = None, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
         if keep_rows is None:
             self._handle = open(self.path, "w", newline="")
             self._writer = csv.writer(self._handle)
-            self._writer.writerow(COLUMNS)
+            self._writer.writerow(columns)
         else:
             _cut_after_lines(self.path, keep_rows + 1)  # the header and the rows kept
             self._handle = open(self.path, "a", newline="")
             self._writer = csv.writer(self._handle)
         self._handle.flush()
 
-    def write(self, row: TrajectoryRow) -> None:
+    def write(self, row: Any) -> None:
+        """Append one row: a dataclass whose fields are the columns, in order."""
         self._writer.writerow([_cell(v) for v in astuple(row)])
         self._handle.flush()
 

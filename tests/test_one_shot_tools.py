@@ -15,7 +15,7 @@ from nas_exp.one_shot.rank_correlation import cell_rank_correlation, rank_correl
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.smoothing import smoothed_weights
 from nas_exp.one_shot.table import CellTable
-from nas_exp.one_shot.trajectory import OneShotRow, OneShotTrajectoryWriter, read_one_shot_trajectory
+from nas_exp.one_shot.trajectory import OneShotRow, one_shot_trajectory_writer, read_one_shot_trajectory
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
 
@@ -147,7 +147,7 @@ def test_trajectory_rows_are_flushed_and_read_back(tmp_path):
     path = tmp_path / "trajectory.csv"
     rows = [OneShotRow(1, Arch.from_index(1).to_str(), 85.5, 40.25, 1.5, 0.75, None),
             OneShotRow(2, Arch.from_index(2).to_str(), None, 55.0, 1.25, 1.5, 3.5)]
-    with OneShotTrajectoryWriter(path) as writer:
+    with one_shot_trajectory_writer(path) as writer:
         writer.write(rows[0])
         assert read_one_shot_trajectory(path) == rows[:1]  # visible before the run ends
         writer.write(rows[1])

@@ -24,7 +24,7 @@ from nas_exp.one_shot.rank_correlation import cell_rank_correlation
 from nas_exp.one_shot.records import EpochRecord, SearchOutcome
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.table import CellTable
-from nas_exp.one_shot.trajectory import OneShotRow, OneShotTrajectoryWriter
+from nas_exp.one_shot.trajectory import OneShotRow, one_shot_trajectory_writer
 from nas_exp.runner import evaluation_rng
 from nas_exp.search_spaces.nb201 import Arch
 from nas_exp.training.device import resolve_device
@@ -102,7 +102,7 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
 
     progress = Console(stderr=True)
     started = time.perf_counter()
-    with OneShotTrajectoryWriter(run_dir / "trajectory.csv") as writer:
+    with one_shot_trajectory_writer(run_dir / "trajectory.csv") as writer:
         def on_epoch(record: EpochRecord) -> None:
             row = to_row(record, table.valid_acc(record.arch))
             writer.write(row)

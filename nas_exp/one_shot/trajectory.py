@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+
+from nas_exp.trajectory import TrajectoryWriter
 
 
 @dataclass(frozen=True)
@@ -22,36 +23,9 @@ class OneShotRow:
 ONE_SHOT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(OneShotRow))
 
 
-def format_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-class OneShotTrajectoryWriter:
-    """Writes a header, then one flushed line per ``write`` (a killed run loses no finished epoch)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._handle = open(self.path, "w", newline="")
-        self._writer = csv.writer(self._handle)
-        self._writer.writerow(ONE_SHOT_COLUMNS)
-        self._handle.flush()
-
-    def write(self, row: OneShotRow) -> None:
-        self._writer.writerow([format_cell(v) for v in astuple(row)])
-        self._handle.flush()
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> OneShotTrajectoryWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def one_shot_trajectory_writer(path: Path) -> TrajectoryWriter:
+    """The run's trajectory.csv with one flushed line per search epoch (a killed run loses no finished epoch)."""
+    return TrajectoryWriter(path, columns=ONE_SHOT_COLUMNS)
 
 
 def read_one_shot_trajectory(path: Path) -> list[OneShotRow]:
