@@ -11,6 +11,7 @@ import numpy as np
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation, Evaluator
+from nas_exp.objectives.accuracy import Accuracy
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.search_spaces.nb201 import Arch, NB201Space
 from nas_exp.trajectory import TrajectoryRow
@@ -99,6 +100,15 @@ class Proposal:
         return (self.arch, self.epochs, hp_key)
 
 
+def full_trainings(seen: Mapping[tuple[Arch, int | None, Any], Evaluation]) -> dict[str, Evaluation]:
+    """The first full training of each evaluated cell, by arch string (what a Pareto front is built from)."""
+    cells: dict[str, Evaluation] = {}
+    for (arch, _, _), evaluation in seen.items():
+        if evaluation.epochs is None:
+            cells.setdefault(arch.to_str(), evaluation)
+    return cells
+
+
 def batch_room(budget: Budget, n_done: int, batch_size: int) -> int:
     """How many trials to ask at once: ``batch_size``, but never more than the evaluations left."""
     if budget.max_evaluations is None:
@@ -131,14 +141,14 @@ def run_search(
     The trajectory depends on the seed and the batch size only, never on which evaluation finishes first. With
     a simulated-time budget, evaluations of the last batch past the budget are made but not counted.
 
-    ``objective`` turns an evaluation into what the optimizer is told (default: the validation error; a
-    multi-objective one returns a list of losses)."""
+    ``objective`` turns an evaluation into what the optimizer is told (default ``Accuracy``: the validation
+    error; a multi-objective one returns a list of losses)."""
+    objective = objective if objective is not None else Accuracy()
     seen: dict[tuple[Arch, int | None, Any], Evaluation] = {}
     deepest: dict[tuple[Arch, Any], Evaluation] = {}  # the longest training of each cell (for resuming)
     hyperparameters_of = getattr(space, "hyperparameters", None)
     resumes = bool(getattr(optimizer, "resumes_training", False))
     rows: list[TrajectoryRow] = []
-    full_trainings: dict[str, Evaluation] = {}
     simulated_time = 0.0
     best: tuple[float, Evaluation, Arch] | None = None
     start = clock()
@@ -156,10 +166,7 @@ def run_search(
         if before is None or evaluation.cost > before.cost:
             deepest[(arch, hp_key)] = evaluation
         simulated_time += cost
-        loss = 100.0 - evaluation.valid_acc if objective is None else objective.loss(evaluation)
-        optimizer.tell(trial, loss=loss, cost=cost)
-        if evaluation.epochs is None:
-            full_trainings.setdefault(arch.to_str(), evaluation)
+        optimizer.tell(trial, loss=objective.loss(evaluation), cost=cost)
         if evaluation.epochs is None and (best is None or evaluation.valid_acc > best[0]):  # full training only
             best = (evaluation.valid_acc, evaluation, arch)
         rows.append(TrajectoryRow(
@@ -195,5 +202,5 @@ def run_search(
             repeat = proposal.key in seen
             stop = handle(proposal, seen[proposal.key] if repeat else evaluated[proposal.key], repeat)
             if stop:
-                return SearchResult(rows, stop, full_trainings)
-    return SearchResult(rows, "budget exhausted", full_trainings)
+                return SearchResult(rows, stop, full_trainings(seen))
+    return SearchResult(rows, "budget exhausted", full_trainings(seen))
