@@ -10,7 +10,7 @@ import numpy as np
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.benchmarks.records import MetricUnavailableError, missing_metric
 from nas_exp.data.sources import sources_with
-from nas_exp.data.store import DATASETS
+from nas_exp.data.store import CELL_METRICS, DATASETS
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.search_spaces.nb201 import Arch
 
@@ -96,7 +96,7 @@ class TabularEvaluator:
         test_acc = None
         if self.reports_test:
             test_acc = self.benchmark.query(arch, self.report_on, epoch=self.epoch).require("test_acc")
-        metrics = {k: v for k in ("params", "flops", "latency") if (v := getattr(final, k)) is not None}
+        metrics = {k: v for k in CELL_METRICS if (v := getattr(final, k)) is not None}
         return Evaluation(valid_acc=searched.require("valid_acc"), test_acc=test_acc, cost=cost, seed=seed,
                           epochs=epochs, final_valid_acc=final.require("valid_acc"), metrics=metrics)
 
@@ -105,8 +105,7 @@ class TabularEvaluator:
             return self.benchmark, epochs
         if self.search_benchmark is not None and self._search_epochs == epochs:
             return self.search_benchmark, None
-        have = sorted(set(self.benchmark.epochs(self.search_on)) | (
-            {self._search_epochs} if self.search_benchmark is not None else set()))
+        have = sorted(self._stored_epochs())
         raise MetricUnavailableError(
             f"no {self.search_on} accuracy after {epochs} epochs: source {self.benchmark.source!r} stores "
             f"epoch(s) {', '.join(map(str, have))}; multi-fidelity search needs learning curves (sources: "
@@ -121,7 +120,11 @@ class TabularEvaluator:
         any (budgets are ignored)."""
         if not self.budget_as_epochs:
             return None
+        return tuple(sorted(e for e in self._stored_epochs() if e <= self.max_epochs))
+
+    def _stored_epochs(self) -> set[int]:
+        """Epoch counts with a searched accuracy: ``source``'s stored epochs and ``search_source``'s schedule."""
         have = set(self.benchmark.epochs(self.search_on))
         if self.search_benchmark is not None:
             have.add(self._search_epochs)
-        return tuple(sorted(e for e in have if e <= self.max_epochs))
+        return have

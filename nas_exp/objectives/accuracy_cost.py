@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from nas_exp.data.store import CELL_METRICS
 from nas_exp.evaluation.base import Evaluation
 
-COST_METRICS = ("params", "flops", "latency")
+COST_METRICS = CELL_METRICS  # the table's per-cell figures
 
 
 def pareto_front(points: Iterable[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
