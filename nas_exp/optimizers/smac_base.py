@@ -17,8 +17,30 @@ from smac.model.random_forest import RandomForest
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.optimizers.base import Optimizer, Trial
+from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
 
 _UNBOUNDED_TRIALS = 100_000
+ACQUISITION_MAXIMIZERS = ("exhaustive", "local_search")
+
+
+def check_acquisition(acquisition: str) -> str:
+    if acquisition not in ACQUISITION_MAXIMIZERS:
+        raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
+    return acquisition
+
+
+def acquisition_maximizer(facade: Any, scenario: Scenario, acquisition: str) -> Any:
+    """``exhaustive``: score every unevaluated configuration (finite spaces); ``local_search``: the facade's own."""
+    if check_acquisition(acquisition) == "exhaustive":
+        return ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
+    return facade.get_acquisition_maximizer(scenario)
+
+
+def initial_design(facade: Any, scenario: Scenario, n_initial: int | None) -> Any:
+    """The facade's initial design, with ``n_initial`` configurations if given (None: the facade's default)."""
+    if n_initial is None:
+        return facade.get_initial_design(scenario)
+    return facade.get_initial_design(scenario, n_configs=n_initial)
 
 
 def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,

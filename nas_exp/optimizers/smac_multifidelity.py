@@ -8,9 +8,7 @@ import math
 
 from smac import HyperbandFacade, MultiFidelityFacade
 
-from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
-from nas_exp.optimizers.smac_base import SMACAskTell, random_forest
-from nas_exp.optimizers.smac_hpo import ACQUISITION_MAXIMIZERS
+from nas_exp.optimizers.smac_base import SMACAskTell, acquisition_maximizer, check_acquisition, random_forest
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
 
@@ -33,14 +31,12 @@ class SMACMultiFidelity(SMACAskTell):
             raise ValueError(f"optimizer.eta must be > 1, got {eta!r}")
         self.name, self.max_budget, self.min_budget, self.eta = kind, float(max_budget), float(min_budget), eta
         scenario = self.scenario(min_budget=min_budget, max_budget=max_budget)
-        if acquisition not in ACQUISITION_MAXIMIZERS:
-            raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
+        check_acquisition(acquisition)
         facade = FACADES[kind]
         extra = {}
-        if kind == "bohb":
+        if kind == "bohb":  # hyperband proposes at random: no model, no acquisition
             extra["model"] = random_forest(scenario, n_trees=n_trees, max_leaf_nodes=rf_max_leaf_nodes)
-        if kind == "bohb" and acquisition == "exhaustive":
-            extra["acquisition_maximizer"] = ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
+            extra["acquisition_maximizer"] = acquisition_maximizer(facade, scenario, acquisition)
         self.smac = facade(
             scenario,
             target_function=self.no_target,
