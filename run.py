@@ -25,6 +25,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment  # noqa: E402
 from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure  # noqa: E402
+from nas_exp.sweep_folder import remove_unstarted_sweep  # noqa: E402
 
 HYDRA_USER_ERRORS = (ConfigCompositionException, OverrideParseException, SearchPathException)
 
@@ -86,6 +87,7 @@ def cli() -> None:
     try:
         main()
     except HYDRA_USER_ERRORS as err:
+        remove_unstarted_sweep()  # a sweep whose jobs could not be composed: its folder holds only multirun.yaml
         if user_wants_full_errors:
             raise
         fail(hydra_error_line(err))

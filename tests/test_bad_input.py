@@ -52,7 +52,8 @@ def test_bad_input_is_one_error_line_before_any_work(outcomes, case):
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
-    assert not list(cwd.glob("outputs/runs/*/*")) and not list(cwd.glob("outputs/multirun/*/*/*/"))  # no job
+    assert not list(cwd.glob("outputs/runs/*/*"))  # no run folder
+    assert not list(cwd.glob("outputs/multirun/*/*"))  # no sweep folder (not even one holding only multirun.yaml)
     assert done.stdout == ""
 
 
