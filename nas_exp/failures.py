@@ -38,10 +38,13 @@ class JobFailure:
     user_error: bool  # a bad setting (reported as ``error: ...`` in a single run) rather than a crash
     traceback: str
 
+    @property
+    def first_line(self) -> str:
+        return self.message.strip().splitlines()[0] if self.message.strip() else ""
+
     def line(self) -> str:
-        message = self.message.strip().splitlines()[0] if self.message.strip() else ""
         overrides = " ".join(self.overrides) or "(no overrides)"
-        return f"#{self.job_num} {overrides}: {self.error_type}: {message}"
+        return f"#{self.job_num} {overrides}: {self.error_type}: {self.first_line}"
 
 
 def failure_from(err: BaseException, job_num: int, job_dir: Path, overrides: Sequence[str],
@@ -84,12 +87,35 @@ def count_jobs(sweep_dir: Path) -> int:
     return sum(1 for _ in Path(sweep_dir).glob("*/.hydra"))
 
 
+def job_ranges(numbers: Sequence[int]) -> str:
+    """Job numbers as runs: [0, 1, 2, 5] -> "#0-2, #5"."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ", ".join(f"#{a}" if a == b else f"#{a}-{b}" for a, b in runs)
+
+
 def summary_lines(failures: Sequence[JobFailure], n_jobs: int) -> list[str]:
+    """A header, then one line per distinct error: a job alone with its overrides and folder; jobs that failed
+    the same way (e.g. every seed on the same missing data) together, with their numbers."""
     if not failures:
         return []
     total = max(n_jobs, len(failures))
-    return [f"error: {len(failures)} of {total} jobs failed (traceback in each job's {FAILED_FILE}):",
-            *[f"  {failure.line()}  [{failure.job_dir}]" for failure in failures]]
+    groups: dict[tuple[str, str], list[JobFailure]] = {}
+    for failure in failures:
+        groups.setdefault((failure.error_type, failure.first_line), []).append(failure)
+    lines = [f"error: {len(failures)} of {total} jobs failed (traceback in each job's {FAILED_FILE}):"]
+    for (error_type, message), group in groups.items():
+        if len(group) == 1:
+            lines.append(f"  {group[0].line()}  [{group[0].job_dir}]")
+        else:
+            where = Path(group[0].job_dir).parent
+            lines.append(f"  {len(group)} jobs {job_ranges([f.job_num for f in group])}: {error_type}: {message}"
+                         f"  [{where}]")
+    return lines
 
 
 def run_isolated(job: Callable[[], T], job_num: int, job_dir: Path, overrides: Sequence[str],

@@ -17,6 +17,7 @@ from conftest import REPO, run_cli
 from nas_exp.app import run_experiment
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
+from nas_exp.failures import JobFailure, job_ranges, summary_lines
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.random_search import RandomSearch
 from nas_exp.parallel import DaskEvaluation, ParallelSettings, evaluation_pool
@@ -123,7 +124,25 @@ def test_a_crashing_job_is_recorded_and_the_sweep_goes_on(tmp_path, store_root, 
         assert "Traceback" in failure["traceback"] and "evaluation.crash_at=3" in failure["overrides"]
         assert len(rows_without_wall_time(job / "trajectory.csv")) == 2  # what it did before crashing stays
     summary = done.stderr[done.stderr.index("error: 2 of 4 jobs failed"):]
-    assert "#2 " in summary and "#3 " in summary and "SimulatedCrash: simulated crash in evaluation 3" in summary
+    # the two jobs failed the same way: one line names both
+    assert "2 jobs #2-3: SimulatedCrash: simulated crash in evaluation 3" in summary
+
+
+def test_the_failure_summary_puts_jobs_that_failed_the_same_way_on_one_line():
+    def failure(num: int, message: str) -> JobFailure:
+        return JobFailure(num, f"/sweep/{num}_random_cifar10_seed{num}", [f"seed={num}"], "ValueError", message,
+                          True, "")
+
+    missing = "cifar10: CIFAR-10 files not found in /data (data_batch_1..5, test_batch)\nsecond line"
+    failures = [failure(n, missing) for n in (0, 1, 2, 5)] + [failure(3, "seed must be >= 0, got -1")]
+    lines = summary_lines(failures, n_jobs=6)
+    assert lines == [
+        "error: 5 of 6 jobs failed (traceback in each job's failed.json):",
+        "  4 jobs #0-2, #5: ValueError: cifar10: CIFAR-10 files not found in /data (data_batch_1..5, test_batch)"
+        "  [/sweep]",
+        "  #3 seed=3: ValueError: seed must be >= 0, got -1  [/sweep/3_random_cifar10_seed3]",
+    ]
+    assert job_ranges([7, 3, 4, 5, 9]) == "#3-5, #7, #9" and summary_lines([], 4) == []
 
 
 # --- parallel evaluations inside one run -----------------------------------------------------------------------
