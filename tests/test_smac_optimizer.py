@@ -4,10 +4,12 @@ from ConfigSpace import ConfigurationSpace, Float
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.tabular import TabularEvaluator
-from nas_exp.optimizers.exhaustive_acquisition import enumerate_configs
+from nas_exp.optimizers.exhaustive_acquisition import (ExhaustiveAcquisitionMaximizer, enumerate_configs,
+                                                       enumeration_problem)
 from nas_exp.optimizers.smac_hpo import SMACOptimizer
 from nas_exp.runner import run_search
 from nas_exp.search_spaces.nb201 import NB201Space, all_archs
+from nas_exp.search_spaces.nb201_hpo import NB201HPOSpace
 
 
 def test_enumeration_covers_the_space_once():
@@ -41,6 +43,17 @@ def test_smac_runs_in_the_run_folder_and_learns(tmp_path, bench, acquisition):
         guided = [r.valid_acc for r in result.rows[20:]]
         assert np.median(guided) > np.median(initial)
         assert result.n_repeats == 0
+
+
+def test_auto_acquisition_enumerates_cell_spaces_and_searches_locally_otherwise(tmp_path):
+    from smac.acquisition.maximizer import LocalAndSortedRandomSearch
+
+    cells, joint = NB201Space().configspace, NB201HPOSpace().configspace
+    assert enumeration_problem(cells) is None
+    assert "'learning_rate' is UniformFloatHyperparameter" in enumeration_problem(joint)
+    for configspace, maximizer in ((cells, ExhaustiveAcquisitionMaximizer), (joint, LocalAndSortedRandomSearch)):
+        optimizer = SMACOptimizer(configspace, seed=0, output_dir=tmp_path / maximizer.__name__, acquisition="auto")
+        assert type(optimizer.smac.intensifier.config_selector._acquisition_maximizer) is maximizer
 
 
 def test_bad_acquisition_name():

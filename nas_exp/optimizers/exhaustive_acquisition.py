@@ -16,24 +16,38 @@ from smac.acquisition.maximizer.abstract_acquisition_maximizer import AbstractAc
 MAX_CONFIGS = 1_000_000
 
 
-def enumerate_configs(configspace: ConfigurationSpace) -> list[Configuration]:
-    """Every configuration of a finite space of categorical/ordinal hyperparameters without conditions."""
+def _choices(configspace: ConfigurationSpace) -> tuple[list[str], list[tuple], str | None]:
+    """Names and value lists of the hyperparameters, and why the space cannot be enumerated (None if it can)."""
     if configspace.conditions or configspace.forbidden_clauses:
-        raise ValueError("exhaustive acquisition needs a ConfigSpace without conditions or forbidden clauses")
+        return [], [], "exhaustive acquisition needs a ConfigSpace without conditions or forbidden clauses"
     names, choices = [], []
     for hp in configspace.values():
         if isinstance(hp, CategoricalHyperparameter):
-            choices.append(hp.choices)
+            choices.append(tuple(hp.choices))
         elif isinstance(hp, OrdinalHyperparameter):
-            choices.append(hp.sequence)
+            choices.append(tuple(hp.sequence))
         else:
-            raise ValueError(f"exhaustive acquisition needs categorical/ordinal hyperparameters; {hp.name!r} is "
-                             f"{type(hp).__name__}: use acquisition=local_search")
+            return [], [], (f"exhaustive acquisition needs categorical/ordinal hyperparameters; {hp.name!r} is "
+                            f"{type(hp).__name__}: use acquisition=local_search (or auto)")
         names.append(hp.name)
     size = int(np.prod([len(c) for c in choices]))
     if size > MAX_CONFIGS:
-        raise ValueError(f"the space has {size:,} configurations, more than {MAX_CONFIGS:,} to enumerate: "
-                         "use acquisition=local_search")
+        return [], [], (f"the space has {size:,} configurations, more than {MAX_CONFIGS:,} to enumerate: "
+                        "use acquisition=local_search (or auto)")
+    return names, choices, None
+
+
+def enumeration_problem(configspace: ConfigurationSpace) -> str | None:
+    """Why ``configspace`` cannot be enumerated (continuous hyperparameters, conditions, too many
+    configurations), or None if it can."""
+    return _choices(configspace)[2]
+
+
+def enumerate_configs(configspace: ConfigurationSpace) -> list[Configuration]:
+    """Every configuration of a finite space of categorical/ordinal hyperparameters without conditions."""
+    names, choices, problem = _choices(configspace)
+    if problem is not None:
+        raise ValueError(problem)
     return [Configuration(configspace, values=dict(zip(names, values))) for values in itertools.product(*choices)]
 
 

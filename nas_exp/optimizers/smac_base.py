@@ -17,10 +17,10 @@ from smac.model.random_forest import RandomForest
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.optimizers.base import Optimizer, Trial
-from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer
+from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
 
 _UNBOUNDED_TRIALS = 100_000
-ACQUISITION_MAXIMIZERS = ("exhaustive", "local_search")
+ACQUISITION_MAXIMIZERS = ("auto", "exhaustive", "local_search")
 
 
 def check_acquisition(acquisition: str) -> str:
@@ -30,8 +30,13 @@ def check_acquisition(acquisition: str) -> str:
 
 
 def acquisition_maximizer(facade: Any, scenario: Scenario, acquisition: str) -> Any:
-    """``exhaustive``: score every unevaluated configuration (finite spaces); ``local_search``: the facade's own."""
-    if check_acquisition(acquisition) == "exhaustive":
+    """``exhaustive``: score every unevaluated configuration (finite spaces); ``local_search``: the facade's own;
+    ``auto``: exhaustive where the space can be enumerated (NB201's cells), else local search (e.g. with the
+    continuous learning rate of ``search_space=nb201_hpo``)."""
+    acquisition = check_acquisition(acquisition)
+    if acquisition == "auto":
+        acquisition = "exhaustive" if enumeration_problem(scenario.configspace) is None else "local_search"
+    if acquisition == "exhaustive":
         return ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed)
     return facade.get_acquisition_maximizer(scenario)
 

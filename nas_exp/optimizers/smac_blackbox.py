@@ -10,7 +10,7 @@ from nas_exp.optimizers.smac_base import SMACAskTell, acquisition_maximizer, che
 class SMACBlackBox(SMACAskTell):
     name = "smac_bb"
 
-    def __init__(self, *args, n_initial: int | None = None, acquisition: str = "exhaustive",
+    def __init__(self, *args, n_initial: int | None = None, acquisition: str = "auto",
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
         check_acquisition(acquisition)

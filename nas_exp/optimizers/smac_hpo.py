@@ -17,7 +17,7 @@ class SMACOptimizer(SMACAskTell):
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
                  rf_max_leaf_nodes: int | None = None,
-                 max_config_calls: int = 1, acquisition: str = "exhaustive",
+                 max_config_calls: int = 1, acquisition: str = "auto",
                  objectives: list[str] | None = None, multi_objective: str = "parego", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         objectives = list(objectives or ["error"])

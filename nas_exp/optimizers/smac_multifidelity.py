@@ -20,7 +20,7 @@ class SMACMultiFidelity(SMACAskTell):
     epochs is trained (and charged) from scratch, as SMAC's Hyperband does."""
 
     def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
-                 eta: float = 3, acquisition: str = "exhaustive", n_trees: int = 10,
+                 eta: float = 3, acquisition: str = "auto", n_trees: int = 10,
                  rf_max_leaf_nodes: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if kind not in FACADES:
