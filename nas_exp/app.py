@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import platform
 import shutil
 import sys
@@ -165,6 +166,8 @@ def summarize(config: dict[str, Any], result: SearchResult, evaluator: Evaluator
             "arch": last.incumbent_arch,
             "valid_acc": last.incumbent_valid_acc,
             "test_acc": last.incumbent_test_acc,
+            **({} if last.incumbent_hyperparameters is None
+               else {"hyperparameters": json.loads(last.incumbent_hyperparameters)}),
         },
         "n_evaluations": len(result.rows),
         "n_repeats": result.n_repeats,
@@ -252,7 +255,9 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
         console.print("no evaluation fitted in the budget")
         return
     test = "n/a" if inc["test_acc"] is None else f"{inc['test_acc']:.2f}%"
-    console.print(f"incumbent: {inc['arch']}  valid {inc['valid_acc']:.2f}%  test {test}", soft_wrap=True)
+    trained_with = "".join(f"  {name} {value:.3g}" for name, value in inc.get("hyperparameters", {}).items())
+    console.print(f"incumbent: {inc['arch']}{trained_with}  valid {inc['valid_acc']:.2f}%  test {test}",
+                  soft_wrap=True)
     console.print(f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), simulated "
                   f"{summary['simulated_time'] / 3600:.2f} h, wall {summary['wall_time']:.1f} s; "
                   f"{summary['stop_reason']}", soft_wrap=True)

@@ -14,7 +14,7 @@ from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.objectives.accuracy import Accuracy
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.search_spaces.nb201 import Arch, NB201Space
-from nas_exp.trajectory import TrajectoryRow
+from nas_exp.trajectory import TrajectoryRow, hyperparameters_json
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def run_search(
     resumes = bool(getattr(optimizer, "resumes_training", False))
     rows: list[TrajectoryRow] = []
     simulated_time = 0.0
-    best: tuple[float, Evaluation, Arch] | None = None
+    best: tuple[float, Evaluation, Proposal] | None = None
     start = clock()
 
     def handle(proposal: Proposal, evaluation: Evaluation, repeat: bool) -> str | None:
@@ -168,7 +168,7 @@ def run_search(
         simulated_time += cost
         optimizer.tell(trial, loss=objective.loss(evaluation), cost=cost)
         if evaluation.epochs is None and (best is None or evaluation.valid_acc > best[0]):  # full training only
-            best = (evaluation.valid_acc, evaluation, arch)
+            best = (evaluation.valid_acc, evaluation, proposal)
         rows.append(TrajectoryRow(
             n=len(rows) + 1,
             arch=arch.to_str(),
@@ -180,8 +180,10 @@ def run_search(
             wall_time=clock() - start,
             incumbent_valid_acc=None if best is None else best[1].reported_valid_acc,
             incumbent_test_acc=None if best is None else best[1].test_acc,
-            incumbent_arch=None if best is None else best[2].to_str(),
+            incumbent_arch=None if best is None else best[2].arch.to_str(),
             repeat=repeat,
+            hyperparameters=hyperparameters_json(proposal.hyperparameters),
+            incumbent_hyperparameters=None if best is None else hyperparameters_json(best[2].hyperparameters),
         ))
         on_row(rows[-1])
         return None

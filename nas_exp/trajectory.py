@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 from dataclasses import astuple, dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -25,6 +26,17 @@ class TrajectoryRow:
     incumbent_test_acc: float | None
     incumbent_arch: str | None  # empty until an evaluation at the optimizer's top fidelity
     repeat: bool  # the cell was evaluated before in this run: served from cache, charged again
+    # Joint architecture + hyperparameter search (search_space=nb201_hpo): the training hyperparameters as compact
+    # JSON, e.g. {"learning_rate":0.05,"weight_decay":0.0003}; empty for a space of cells only.
+    hyperparameters: str | None = None
+    incumbent_hyperparameters: str | None = None
+
+
+def hyperparameters_json(values: Mapping[str, float] | None) -> str | None:
+    """Hyperparameters as they are stored in the trajectory: compact JSON with sorted keys (None stays None)."""
+    if values is None:
+        return None
+    return json.dumps({name: float(values[name]) for name in sorted(values)}, separators=(",", ":"))
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrajectoryRow))

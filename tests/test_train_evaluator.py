@@ -186,6 +186,36 @@ def test_cli_train_mode_on_digits(tmp_path, monkeypatch):
     assert list(run_dir.glob("checkpoints/*.pt")) == []
 
 
+@pytest.mark.parametrize("optimizer", [["optimizer=smac"], ["optimizer=bohb", "optimizer.min_budget=1",
+                                                                   "optimizer.max_budget=3"]], ids=["smac", "bohb"])
+def test_cli_joint_architecture_and_hyperparameter_search(tmp_path, monkeypatch, optimizer):
+    """search_space=nb201_hpo with SMAC (its local search: the space is continuous) and BOHB (epochs as the
+    fidelity): every trajectory row and the result name the learning rate and weight decay that were trained."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    done = run_cli(["search_space=nb201_hpo", "evaluation=train", "dataset=digits", *optimizer,
+                    "budget.max_evaluations=6", "evaluation.recipe.epochs=3", "evaluation.C=4", "evaluation.N=1"],
+                   tmp_path, tmp_path / "store")
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = _run_dirs(tmp_path)
+    with open(run_dir / "trajectory.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6
+    trained = [json.loads(row["hyperparameters"]) for row in rows]
+    assert all(sorted(hp) == ["learning_rate", "weight_decay"] for hp in trained)
+    assert all(1e-3 <= hp["learning_rate"] <= 1.0 and 1e-5 <= hp["weight_decay"] <= 1e-2 for hp in trained)
+    assert len({(hp["learning_rate"], hp["weight_decay"]) for hp in trained}) > 1
+    incumbent = json.loads((run_dir / "result.json").read_text())["incumbent"]
+    assert incumbent["arch"] == rows[-1]["incumbent_arch"]
+    assert incumbent["hyperparameters"] == json.loads(rows[-1]["incumbent_hyperparameters"])
+    # the incumbent is a full training: its row's own accuracy and hyperparameters are the result's
+    source = next(r for r in rows if r["epochs"] == "" and r["arch"] == incumbent["arch"]
+                  and json.loads(r["hyperparameters"]) == incumbent["hyperparameters"])
+    assert float(source["valid_acc"]) == incumbent["valid_acc"]
+    if "optimizer=bohb" in optimizer:
+        assert {r["epochs"] for r in rows} >= {"1", ""}  # low fidelities and full trainings
+    assert "learning_rate" in done.stdout and "weight_decay" in done.stdout
+
+
 def test_cli_missing_images_is_one_error_line(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     done = run_cli(["evaluation=train", "dataset=cifar100", "optimizer=random", f"evaluation.data_root={tmp_path}"],
