@@ -41,6 +41,10 @@ def test_darts_run_writes_trajectory_and_result(tmp_path, store_root, bench, mon
     assert result["incumbent"]["valid_acc"] == pytest.approx(rows[-1].table_valid_acc)
     assert result["incumbent"]["test_acc"] is None  # the shipped table has no test accuracies
     assert result["stop_reason"] == "all 3 search epochs done"
+    final = Arch.from_str(rows[-1].arch)
+    assert result["one_shot"]["final_cell_table"] == {
+        dataset: {"valid_acc": bench.query(final, dataset).valid_acc, "test_acc": bench.query(final, dataset).test_acc}
+        for dataset in ("cifar10-valid", "cifar100", "ImageNet16-120")}
     rank = result["rank_correlation"]
     assert rank["n_cells"] == 6 and len(rank["cells"]) == 6 and rank["table_dataset"] == "cifar10-valid"
     assert -1.0 <= rank["kendall_tau"] <= 1.0 and -1.0 <= rank["spearman_rho"] <= 1.0

@@ -163,6 +163,7 @@ def summarize(method: OneShotOptimizer, outcome: SearchOutcome, table: CellTable
         "one_shot": {
             "oneshot_valid_acc": final.oneshot_valid_acc,
             "table_dataset": table.valid_dataset,
+            "final_cell_table": table.every_dataset(outcome.arch),
             "search_seconds": sum(r.train_seconds for r in outcome.records),
             "candidates": [{"arch": c.arch.to_str(), "oneshot_valid_acc": c.oneshot_valid_acc,
                             "retrained_valid_acc": c.retrained_valid_acc} for c in outcome.candidates[:20]],
@@ -179,6 +180,13 @@ def print_one_shot_summary(summary: dict[str, Any], run_dir: Path, console: Cons
     console.print(f"[bold]run folder[/]: {run_dir}", soft_wrap=True)
     console.print(f"final cell: {inc['arch']}  table valid ({rank['table_dataset']}) {valid}  one-shot valid "
                   f"{summary['one_shot']['oneshot_valid_acc']:.2f}%", soft_wrap=True)
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}%"
+
+    tables = summary["one_shot"]["final_cell_table"]
+    console.print("final cell in the table (valid / test): " + "; ".join(
+        f"{dataset} {percent(acc['valid_acc'])} / {percent(acc['test_acc'])}" for dataset, acc in tables.items()),
+        soft_wrap=True)
     tau = "n/a" if rank["kendall_tau"] is None else f"{rank['kendall_tau']:.3f}"
     rho = "n/a" if rank["spearman_rho"] is None else f"{rank['spearman_rho']:.3f}"
     console.print(f"{summary['n_evaluations']} search epochs, wall {summary['wall_time']:.1f} s; "
