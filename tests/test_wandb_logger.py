@@ -191,3 +191,14 @@ def test_wandb_not_installed_warns_and_logs_nothing(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.count(WARNING) == 1 and "ModuleNotFoundError" in err
     assert not (tmp_path / "wandb").exists()
+
+
+def test_the_summary_names_a_joint_search_incumbent_s_hyperparameters():
+    from nas_exp.loggers.wandb_logger import final_summary
+
+    summary = {"incumbent": {"arch": "a", "valid_acc": 90.0, "test_acc": None,
+                             "hyperparameters": {"learning_rate": 0.05, "weight_decay": 3e-4}},
+               "n_evaluations": 4, "stop_reason": "budget exhausted"}
+    found = final_summary(summary, optimum=None)
+    assert found == {"incumbent_arch": "a", "incumbent_valid_acc": 90.0, "incumbent_learning_rate": 0.05,
+                     "incumbent_weight_decay": 3e-4, "n_evaluations": 4, "stop_reason": "budget exhausted"}

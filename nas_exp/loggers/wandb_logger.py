@@ -54,6 +54,8 @@ def final_summary(summary: dict[str, Any], optimum: Optimum | None) -> dict[str,
         "incumbent_arch": incumbent.get("arch"),
         "incumbent_valid_acc": incumbent.get("valid_acc"),
         "incumbent_test_acc": incumbent.get("test_acc"),
+        # joint search (search_space=nb201_hpo): what the incumbent was trained with, e.g. incumbent_learning_rate
+        **{f"incumbent_{name}": value for name, value in (incumbent.get("hyperparameters") or {}).items()},
         **{key: summary.get(key) for key in ("n_evaluations", "n_repeats", "simulated_time", "wall_time",
                                              "stop_reason")},
     }
