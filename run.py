@@ -12,6 +12,7 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
+import re  # noqa: E402
 import shutil  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -58,9 +59,23 @@ def only_hydra_files(run_dir: Path, job_name: str) -> bool:
     return run_dir.is_dir() and all(entry.name in ours for entry in run_dir.iterdir())
 
 
-def hydra_error_line(err: Exception) -> str:
-    """Hydra's multi-line composition errors as one line; an unknown group option lists the valid ones."""
+def swept_groups(argv: list[str]) -> set[str]:
+    """Config groups a multirun command line sweeps over (``optimizer=darts,gdas`` -> {"optimizer"})."""
+    if not any(flag in argv for flag in ("-m", "--multirun")):
+        return set()
+    pairs = (arg.split("=", 1) for arg in argv[1:] if "=" in arg and not arg.startswith("-"))
+    return {key for key, value in pairs if "," in value and "." not in key and not key.startswith("+")}
+
+
+def hydra_error_line(err: Exception, swept: set[str] = frozenset()) -> str:
+    """Hydra's multi-line composition errors as one line; an unknown group option lists the valid ones; a key of
+    a swept group's options that its default option lacks gets the override that works (``++key=value``)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    missing_key = re.match(r"Could not override '([^']+)'", lines[0]) if lines else None
+    if missing_key and missing_key.group(1).split(".")[0] in swept:
+        key = missing_key.group(1)
+        return (f"Could not override '{key}': a multirun first composes the default option of each swept group, "
+                f"which has no such key; write ++{key}=VALUE to set it in the swept options")
     if isinstance(err, MissingConfigException) and err.options:
         group = next((line for line in lines if line.startswith("Available options in")), "")
         group = group.removeprefix("Available options in ").rstrip(":") or "the group"
@@ -90,7 +105,7 @@ def cli() -> None:
         remove_unstarted_sweep()  # a sweep whose jobs could not be composed: its folder holds only multirun.yaml
         if user_wants_full_errors:
             raise
-        fail(hydra_error_line(err))
+        fail(hydra_error_line(err, swept_groups(sys.argv)))
         sys.exit(2)
     except Exception as err:
         if user_wants_full_errors:

@@ -20,6 +20,10 @@ CASES = {
     "unknown-option": (["optimizer=bogus"], "Could not find 'optimizer/bogus'; valid options in 'optimizer': "),
     "unknown-option-in-a-sweep": (["-m", "optimizer=random,bogus", "seed=0,1"],
                                   "Could not find 'optimizer/bogus'; valid options in 'optimizer': "),
+    "key-of-a-swept-option": (["-m", "optimizer=darts,gdas", "optimizer.epochs=3"],
+                              "Could not override 'optimizer.epochs': a multirun first composes the default option "
+                              "of each swept group, which has no such key; write ++optimizer.epochs=VALUE"),
+    "unknown-key-in-a-sweep": (["-m", "seed=0,1", "no_such_key=1"], "Could not override 'no_such_key'"),
     "unknown-launcher": (["hydra/launcher=bogus"],
                          "valid options in 'hydra/launcher': basic, joblib, slurm, submitit_local"),
     "unparsable": (["seed=["], "cannot parse override 'seed=['"),

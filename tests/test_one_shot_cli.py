@@ -9,6 +9,9 @@ import json
 import pytest
 
 from conftest import run_cli
+from nas_exp.analysis.one_shot_curves import search_curves
+from nas_exp.analysis.report import make_report
+from nas_exp.analysis.sweep import load_runs
 from nas_exp.one_shot.trajectory import ONE_SHOT_COLUMNS, read_one_shot_trajectory
 from nas_exp.search_spaces.nb201 import Arch
 
@@ -59,3 +62,25 @@ def test_one_shot_optimizer_refuses_the_tabular_evaluation(tmp_path, store_root)
     assert done.returncode == 2
     assert "optimizer gdas trains networks itself" in done.stderr and "evaluation=train" in done.stderr
     assert not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_one_shot_sweep_gets_search_curves_in_the_report(tmp_path, store_root, bench, monkeypatch):
+    """`run.py -m optimizer=darts,gdas seed=0,1` and then the analysis: one figure per searched dataset whose
+    curves are the seeds' mean table accuracy of the discretized cell per search epoch."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # keys only the swept options have are set with ++ (the default optimizer, smac, lacks them)
+    tiny = [f"++{arg}" if arg.startswith("optimizer.") else arg for arg in TINY]
+    done = run_cli(["-m", "optimizer=darts,gdas", "seed=0,1", *tiny, "++optimizer.n_rank_cells=0"], tmp_path,
+                   store_root)
+    assert done.returncode == 0, done.stderr
+    (sweep,) = list(tmp_path.glob("outputs/multirun/*/*"))
+    report = make_report(sweep, tmp_path / "figures", store_root)
+    assert tmp_path / "figures" / "one_shot_digits.png" in report.written
+    assert sorted(report.runs.optimizer) == ["darts", "darts", "gdas", "gdas"]
+    curves = {curve.optimizer: curve for curve in search_curves(load_runs(sweep))}
+    for name in ("darts", "gdas"):
+        seeds = [read_one_shot_trajectory(path) for path in sorted(sweep.glob(f"*_{name}_*/trajectory.csv"))]
+        assert len(seeds) == 2 and curves[name].n_seeds == 2 and list(curves[name].epochs) == [1, 2, 3]
+        expected = [sum(rows[e].table_valid_acc for rows in seeds) / 2 for e in range(3)]
+        assert curves[name].mean == pytest.approx(expected)

@@ -1,4 +1,4 @@
-"""Figures of a sweep: anytime regret curves and Pareto fronts, each saved as PNG and PDF."""
+"""Figures of a sweep: anytime regret curves, Pareto fronts and one-shot search curves, each saved as PNG and PDF."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from nas_exp.analysis.anytime import Curve  # noqa: E402
+from nas_exp.analysis.one_shot_curves import SearchCurve  # noqa: E402
 
 METRIC_WORDS = {"valid": "validation", "test": "test"}
 COST_LABELS = {"params": ("parameters [M]", 1.0), "flops": ("FLOPs [M]", 1.0), "latency": ("latency [ms]", 1e3)}
@@ -111,3 +112,26 @@ def plot_pareto(points: pd.DataFrame, reference: tuple[np.ndarray, np.ndarray] |
     ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return save(fig, out_dir, f"pareto_{dataset}_{cost_metric}")
+
+
+def plot_search_curves(curves: list[SearchCurve], table_dataset: str, optimum: float, dataset: str,
+                       out_dir: Path) -> list[Path]:
+    """One-shot runs: the discretized cell's table validation accuracy per search epoch, mean ± std over seeds,
+    with the table's best cell as a reference line."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for curve in curves:
+        seeds = "seed" if curve.n_seeds == 1 else "seeds"
+        line, = ax.plot(curve.epochs, curve.mean, marker="o", markersize=3,
+                        label=f"{curve.optimizer} ({curve.n_seeds} {seeds})")
+        ax.fill_between(curve.epochs, curve.mean - curve.std, curve.mean + curve.std, alpha=0.2,
+                        color=line.get_color(), linewidth=0)
+    ax.axhline(optimum, color="0.4", linestyle="--", linewidth=1, label=f"best cell in the table ({optimum:.2f}%)")
+    ax.set_xlabel("search epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"{table_dataset} validation accuracy [%]")
+    ax.set_title(f"one-shot on {dataset}: the discretized cell in NB201's {table_dataset} table\n"
+                 "mean ± std over seeds", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    fig.tight_layout()
+    return save(fig, out_dir, f"one_shot_{dataset}")

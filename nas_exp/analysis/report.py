@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from nas_exp.analysis.anytime import AXES, anytime_curves, incumbent_rows, regret_metric
-from nas_exp.analysis.figures import plot_anytime, plot_pareto
+from nas_exp.analysis.figures import plot_anytime, plot_pareto, plot_search_curves
+from nas_exp.analysis.one_shot_curves import is_one_shot, search_curves, table_dataset, table_source
 from nas_exp.analysis.optimum import Benchmarks, Optimum, table_optimum
 from nas_exp.analysis.pareto import fronts_frame, non_dominated, table_front
 from nas_exp.analysis.sweep import Run, load_runs, runs_frame
@@ -74,6 +75,18 @@ def pareto_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> li
     return written
 
 
+def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
+    """Per searched dataset (and table), the one-shot runs' search curves against the table's best cell."""
+    written: list[Path] = []
+    one_shot = [run for run in runs if is_one_shot(run)]
+    for key in sorted({(run.info.dataset, table_dataset(run), table_source(run)) for run in one_shot}):
+        dataset, table, source = key
+        chosen = [run for run in one_shot if (run.info.dataset, table_dataset(run), table_source(run)) == key]
+        optimum = table_optimum(benchmarks.get(source), table, table).valid_acc
+        written += plot_search_curves(search_curves(chosen), table, optimum, dataset, out_dir)
+    return written
+
+
 def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     """Read the sweep's runs, write every table and figure under ``out_dir``. ``root``: the NB201 store to
     look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA/./data)."""
@@ -92,4 +105,5 @@ def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
                                "dataset (seed-mean accuracy), mean ± std over search seeds")
     written += anytime_figures(runs, benchmarks, out_dir)
     written += pareto_figures(runs, benchmarks, out_dir)
+    written += one_shot_figures(runs, benchmarks, out_dir)
     return Report(runs=frame, results=results, transfer=transfer, written=written)
