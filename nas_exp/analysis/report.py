@@ -9,7 +9,7 @@ import pandas as pd
 
 from nas_exp.analysis.anytime import AXES, anytime_curves, incumbent_rows, regret_metric
 from nas_exp.analysis.figures import plot_anytime, plot_pareto, plot_search_curves
-from nas_exp.analysis.one_shot_curves import is_one_shot, search_curves, table_dataset, table_source
+from nas_exp.analysis.one_shot_curves import is_one_shot_run, search_curves, table_dataset, table_source
 from nas_exp.analysis.optimum import Benchmarks, Optimum, table_optimum
 from nas_exp.analysis.pareto import fronts_frame, non_dominated, table_front
 from nas_exp.analysis.sweep import Run, load_runs, runs_frame
@@ -78,7 +78,7 @@ def pareto_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> li
 def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
     """Per searched dataset (and table), the one-shot runs' search curves against the table's best cell."""
     written: list[Path] = []
-    one_shot = [run for run in runs if is_one_shot(run)]
+    one_shot = [run for run in runs if is_one_shot_run(run)]
     for key in sorted({(run.info.dataset, table_dataset(run), table_source(run)) for run in one_shot}):
         dataset, table, source = key
         chosen = [run for run in one_shot if (run.info.dataset, table_dataset(run), table_source(run)) == key]
