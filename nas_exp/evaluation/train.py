@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nas_exp.checks import require_int
 from nas_exp.datasets.registry import check_dataset_name, load_dataset
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.models.network import count_parameters_mb, seeded_network
@@ -69,8 +70,7 @@ class TrainEvaluator:
                  amp: bool = True, report_test: bool = True) -> None:
         self.search_on, self.report_on = check_dataset_name(search_on), check_dataset_name(report_on)
         for name, value in (("C", C), ("N", N)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"evaluation.{name} must be an int >= 1, got {value!r}")
+            require_int(value, f"evaluation.{name}")
         self.C, self.N = C, N
         self.recipe = TrainRecipe().updated({k: _plain(v) for k, v in dict(recipe or {}).items()})
         self.max_epochs = (self.recipe.epochs if epochs is None

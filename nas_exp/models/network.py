@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from nas_exp.checks import require_int
 from nas_exp.models.cell import InferCell
 from nas_exp.models.operations import ResNetBasicBlock
 from nas_exp.search_spaces.nb201 import Arch
@@ -20,8 +21,7 @@ from nas_exp.search_spaces.nb201 import Arch
 def check_macro(what: str, C: int, N: int, num_classes: int) -> None:
     """One-line errors for a bad macro skeleton setting."""
     for name, value, low in (("C", C, 1), ("N", N, 1), ("num_classes", num_classes, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{what}: {name} must be an int >= {low}, got {value!r}")
+        require_int(value, f"{what}: {name}", low)
 
 
 def stem(in_channels: int, C: int) -> nn.Sequential:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_exp.checks import require_int
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import Batch, SearchBatches
 from nas_exp.one_shot.eigen_stop import EigenvalueStopper
@@ -45,8 +46,7 @@ class DARTS(OneShotOptimizer):
             raise ValueError(f"optimizer.smooth_epsilon must be >= 0, got {smooth_epsilon!r}")
         for key, value in (("hessian_every", hessian_every), ("hessian_iterations", hessian_iterations),
                            ("hessian_batches", hessian_batches)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"optimizer.{key} must be an int >= 1, got {value!r}")
+            require_int(value, f"optimizer.{key}")
         self.order, self.name = order, "darts" if order == 1 else "darts2"
         self.arch_learning_rate, self.arch_weight_decay = arch_learning_rate, arch_weight_decay
         self.arch_betas = tuple(arch_betas)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nas_exp.checks import require_int
 from nas_exp.search_spaces.nb201 import Arch
 
 
@@ -20,8 +21,7 @@ class EigenvalueStopper:
     stopped_at: int | None = None  # 0-based epoch
 
     def __post_init__(self) -> None:
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
-            raise ValueError(f"hessian_window must be an int >= 1, got {self.window!r}")
+        require_int(self.window, "hessian_window")
         if not self.factor > 1:
             raise ValueError(f"hessian_factor must be > 1, got {self.factor!r}")
 

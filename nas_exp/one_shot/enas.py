@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nas_exp.checks import require_int
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.controllers import build_controller
@@ -30,8 +31,7 @@ class ENAS(OneShotOptimizer):
         for key, value in (("controller_steps", controller_steps), ("controller_aggregate", controller_aggregate),
                            ("select_num", select_num), ("controller_hidden", controller_hidden),
                            ("controller_layers", controller_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"optimizer.{key} must be an int >= 1, got {value!r}")
+            require_int(value, f"optimizer.{key}")
         if not 0 <= baseline_decay < 1:
             raise ValueError(f"optimizer.baseline_decay must be in [0, 1), got {baseline_decay!r}")
         self.controller_kind = controller

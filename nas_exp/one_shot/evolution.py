@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas_exp.checks import require_int
 from nas_exp.one_shot.records import Scored
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.search_spaces.nb201 import N_EDGES, OPS, Arch
@@ -24,9 +25,7 @@ class EvolutionSettings:
 
     def __post_init__(self) -> None:
         for name in ("population_size", "n_iterations", "n_parents"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"optimizer.{name} must be an int >= 1, got {value!r}")
+            require_int(getattr(self, name), f"optimizer.{name}")
         if self.n_parents > self.population_size:
             raise ValueError(f"optimizer.n_parents ({self.n_parents}) must not exceed optimizer.population_size "
                              f"({self.population_size})")

@@ -4,6 +4,7 @@ accuracy; optionally retrain the top ``retrain_top_k`` stand-alone (train-mode e
 
 from __future__ import annotations
 
+from nas_exp.checks import require_int
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.selection import Retrain, rank_cells, retrain_top
@@ -17,9 +18,7 @@ class RSWS(UniformSampling):
 
     def __init__(self, *, select_num: int = 100, **settings: object) -> None:
         super().__init__(**settings)
-        if isinstance(select_num, bool) or not isinstance(select_num, int) or select_num < 1:
-            raise ValueError(f"optimizer.select_num must be an int >= 1, got {select_num!r}")
-        self.select_num = select_num
+        self.select_num = require_int(select_num, "optimizer.select_num")
 
     def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
         cells = self.with_best(sample_distinct_cells(self.select_num, self.rng))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from nas_exp.checks import require_int
 from nas_exp.search_spaces.nb201 import N_CELLS, N_EDGES, OPS, Arch
 
 
@@ -48,7 +49,6 @@ def linear_temperature(epoch: int, epochs: int, tau_max: float, tau_min: float) 
 
 def sample_distinct_cells(n: int, rng: np.random.Generator) -> list[Arch]:
     """``n`` different cells drawn uniformly without replacement (all of them if n >= 15625)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"number of cells must be an int >= 0, got {n!r}")
+    require_int(n, "number of cells", low=0)
     codes = rng.choice(N_CELLS, size=min(n, N_CELLS), replace=False)
     return [Arch.from_code(int(c)) for c in codes]

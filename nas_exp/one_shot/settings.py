@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nas_exp.checks import require_int
+
 BN_MODES = ("train", "recalibrate")
 DROP_PATH_SCHEDULES = ("constant", "linear")
 
@@ -62,13 +64,9 @@ class OneShotSettings:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "C", "N", "eval_batch_size", "select_batches", "recalibration_batches"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"optimizer.{name} must be an int >= 1, got {value!r}")
+            require_int(getattr(self, name), f"optimizer.{name}")
         for name in ("n_rank_cells", "retrain_top_k"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 0:
-                raise ValueError(f"optimizer.{name} must be an int >= 0, got {value!r}")
+            require_int(getattr(self, name), f"optimizer.{name}", low=0)
         for name in ("steps_per_epoch", "eval_batches"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from nas_exp.checks import require_int
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.sampling import sample_distinct_cells, uniform_path
@@ -18,9 +19,7 @@ from nas_exp.search_spaces.nb201 import Arch
 class UniformSampling(OneShotOptimizer):
     def __init__(self, *, epoch_candidates: int = 20, **settings: object) -> None:
         super().__init__(**settings)
-        if isinstance(epoch_candidates, bool) or not isinstance(epoch_candidates, int) or epoch_candidates < 1:
-            raise ValueError(f"optimizer.epoch_candidates must be an int >= 1, got {epoch_candidates!r}")
-        self.epoch_candidates = epoch_candidates
+        self.epoch_candidates = require_int(epoch_candidates, "optimizer.epoch_candidates")
         self.best: Arch | None = None
 
     def setup_architecture(self, device: torch.device) -> None:

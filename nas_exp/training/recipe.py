@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nas_exp.checks import require_int
+
 
 @dataclass(frozen=True)
 class TrainRecipe:
@@ -35,9 +37,7 @@ class TrainRecipe:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"recipe.{name} must be an int >= 1, got {value!r}")
+            require_int(getattr(self, name), f"recipe.{name}")
         for name in ("learning_rate", "min_learning_rate", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
