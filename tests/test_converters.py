@@ -147,9 +147,9 @@ def check_run_values(t: DatasetTable, indexes: list[int], sets: tuple[str | None
             if valid_set is not None:
                 np.testing.assert_allclose(t.run_metrics["valid_acc"][i, slot],
                                            b + SET_OFFSET[valid_set] + epochs, rtol=1e-6)
-        assert t.cell_metrics["params"][i] == pytest.approx(params_of(i, t.dataset))
-        assert t.cell_metrics["flops"][i] == pytest.approx(2 * params_of(i, t.dataset))
-        assert t.cell_metrics["latency"][i] == pytest.approx(np.mean([latency_of(i, s) for s in seeds]))
+        assert t.config_metrics["params"][i] == pytest.approx(params_of(i, t.dataset))
+        assert t.config_metrics["flops"][i] == pytest.approx(2 * params_of(i, t.dataset))
+        assert t.config_metrics["latency"][i] == pytest.approx(np.mean([latency_of(i, s) for s in seeds]))
 
 
 EXPECTED_SETS = {
@@ -235,7 +235,7 @@ def test_nb201_pth_agrees_with_the_official_api(nb201_pth: Path, torch_module: t
                             assert theirs not in info
             costs = api.get_cost_info(i, dataset, hp="200")
             for ours, theirs in (("params", "params"), ("flops", "flops"), ("latency", "latency")):
-                assert t.cell_metrics[ours][i] == pytest.approx(costs[theirs])
+                assert t.config_metrics[ours][i] == pytest.approx(costs[theirs])
 
 
 def test_nb201_pth_meta_archs_out_of_order(tmp_path: Path, torch_module: types.ModuleType) -> None:
@@ -308,7 +308,7 @@ def test_nats_tss_archive_read_with_nats_bench(nats_dir: Path, nats_direct_table
     package_tables = convert_nats_tss(nats_dir, use_package=True)
     check_nats_tables(package_tables)
     for a, b in zip(package_tables, nats_direct_tables, strict=True):
-        assert a.run_metrics.keys() == b.run_metrics.keys() and a.cell_metrics.keys() == b.cell_metrics.keys()
+        assert a.run_metrics.keys() == b.run_metrics.keys() and a.config_metrics.keys() == b.config_metrics.keys()
         for name in a.run_metrics:
             np.testing.assert_array_equal(a.run_metrics[name], b.run_metrics[name])
 
@@ -387,8 +387,8 @@ def test_naslib_values(naslib_dir: Path) -> None:
             np.testing.assert_array_equal(t.run_metrics["test_acc"][i, 0], t.run_metrics["valid_acc"][i, 0])
             np.testing.assert_allclose(t.run_metrics["train_time"][i, 0], epoch_time(i, 777) * (epochs + 1),
                                        rtol=1e-6)
-            assert t.cell_metrics["params"][i] == pytest.approx(params_of(i, t.dataset))
-            assert t.cell_metrics["latency"][i] == pytest.approx(latency_of(i, 777))
+            assert t.config_metrics["params"][i] == pytest.approx(params_of(i, t.dataset))
+            assert t.config_metrics["latency"][i] == pytest.approx(latency_of(i, 777))
     every = table(tables, "cifar10-valid").run_metrics["train_acc"][:, 0, 0]
     np.testing.assert_allclose(every, [base(i, "cifar10-valid", 777) for i in range(N_CELLS)], rtol=1e-6)
     assert np.isnan(table(tables, "cifar100").run_metrics["train_acc"][3]).all()

@@ -106,7 +106,7 @@ def test_cross_check_cifar10_valid_against_second_table(bench, shared_nb201):
         np.testing.assert_allclose(ours, 100.0 - np.asarray(flat["loss"][runs]), atol=1e-6)
         np.testing.assert_allclose(table.run_metrics["train_time"][index, : counts[index], 0],
                                    flat["runtime"][runs], rtol=1e-9)
-        assert table.cell_metrics["params"][index] == pytest.approx(flat["size_in_mb"][starts[index]])
+        assert table.config_metrics["params"][index] == pytest.approx(flat["size_in_mb"][starts[index]])
 
 
 def test_cross_check_cell_strings_against_mini_nasbench(shared_nb201):

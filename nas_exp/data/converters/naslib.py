@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from nas_exp.data.converters.nb201_pth import TableBuilder, arch_index, finish, per_epoch
-from nas_exp.data.store import DATASETS, DatasetTable
+from nas_exp.benchmarks.nb201_sources import DATASETS
+from nas_exp.data.store import DatasetTable
 
 # NASLib's file names (get_dataset_api.py) -> the dataset key inside
 FILES: dict[str, str] = {

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from nas_exp.data.store import DATASETS, DatasetTable
+from nas_exp.benchmarks.nb201_sources import DATASETS
+from nas_exp.data.store import DatasetTable
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
 # Which NB201 evaluation set is our "valid" and "test" on each dataset (NB201 API ``get_more_info``):
@@ -207,7 +208,7 @@ class TableBuilder:
         run = {k: v[:, :n, :] for k, v in self.run.items() if not np.isnan(v[:, :n, :]).all()}
         cell = {k: v for k, v in self.cell.items() if not np.isnan(v).all()}
         return DatasetTable(dataset=self.dataset, epochs=np.arange(1, self.n_epochs + 1, dtype=np.int32),
-                            total_epochs=self.n_epochs, run_metrics=run, cell_metrics=cell)
+                            total_epochs=self.n_epochs, run_metrics=run, config_metrics=cell)
 
 
 def _group_runs(all_results: Any, where: str) -> dict[str, dict[int, Mapping[str, Any]]]:

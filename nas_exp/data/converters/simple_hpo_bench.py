@@ -52,7 +52,7 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
         epochs=np.array([EPOCHS]),
         total_epochs=EPOCHS,
         run_metrics={"valid_acc": valid_acc, "train_time": train_time},
-        cell_metrics={"params": params, "latency": latency},
+        config_metrics={"params": params, "latency": latency},
     )
 
 

