@@ -24,11 +24,12 @@ from typing import Any
 
 from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.runner import EvaluateMany, EvaluationRequest, evaluate_request, evaluate_serially
+from nas_exp.errors import UserError
 
 BACKENDS = ("threads", "dask")
 
 
-class ParallelConfigError(ValueError):
+class ParallelConfigError(UserError):
     """A bad ``parallel`` setting."""
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.runner import EvaluateMany, EvaluationRequest, trial_epochs
-from nas_exp.search_spaces.nb201 import NB201Space
-from nas_exp.trajectory import TrajectoryRow, read_trajectory, write_json_atomic
+from nas_exp.search_spaces.base import SearchSpace
+from nas_exp.trajectory import NB201_COLUMNS, Columns, TrajectoryRow, read_trajectory, write_json_atomic
+from nas_exp.errors import UserError
 
 CONFIG_FILE = "config.json"
 EVALUATIONS_FILE = "evaluations.jsonl"
@@ -32,7 +33,7 @@ RESULT_FILE = "result.json"
 MAY_DIFFER = ("resume", "progress", "logger", "parallel.backend", "parallel.scheduler")
 
 
-class ResumeError(ValueError):
+class ResumeError(UserError):
     """The folder cannot be resumed with this config (reported as one ``error:`` line)."""
 
 
@@ -74,9 +75,10 @@ class ResumePlan:
     finished: dict[str, Any] | None = None
 
 
-def plan_resume(run_dir: Path, config: Mapping[str, Any]) -> ResumePlan | None:
-    """How to resume the run in ``run_dir`` with ``config``; None when there is nothing to resume (a fresh start).
-    Raises ResumeError for a folder of another config or one that cannot be read back."""
+def plan_resume(run_dir: Path, config: Mapping[str, Any], columns: Columns = NB201_COLUMNS) -> ResumePlan | None:
+    """How to resume the run in ``run_dir`` with ``config`` (its trajectory has ``columns``); None when there is
+    nothing to resume (a fresh start). Raises ResumeError for a folder of another config or one that cannot be
+    read back."""
     run_dir = Path(run_dir)
     if not (run_dir / TRAJECTORY_FILE).is_file():
         return None
@@ -93,7 +95,7 @@ def plan_resume(run_dir: Path, config: Mapping[str, Any]) -> ResumePlan | None:
     if (run_dir / RESULT_FILE).is_file():
         return ResumePlan(run_dir, finished=json.loads((run_dir / RESULT_FILE).read_text()))
     try:
-        rows = read_trajectory(run_dir / TRAJECTORY_FILE)
+        rows = read_trajectory(run_dir / TRAJECTORY_FILE, columns)
     except ValueError as err:
         raise ResumeError(f"cannot resume: {err}") from None
     return ResumePlan(run_dir, rows, read_evaluations(run_dir / EVALUATIONS_FILE))
@@ -105,7 +107,7 @@ def request_key(request: EvaluationRequest) -> str:
     """What identifies an evaluation within a run (the search loop's cache key)."""
     hyperparameters = None if request.hyperparameters is None else sorted(
         (name, float(value)) for name, value in request.hyperparameters.items())
-    return json.dumps([request.arch.to_str(), request.epochs, hyperparameters])
+    return json.dumps([request.key, request.epochs, hyperparameters])
 
 
 def _plain(value: Any) -> Any:
@@ -180,7 +182,7 @@ class ReplayGuard:
     """Wraps the optimizer of a resumed run: its first proposals must be the recorded ones. Everything else
     (name, max_budget, resumes_training, ...) is the wrapped optimizer's."""
 
-    def __init__(self, inner: Optimizer, space: NB201Space, evaluator: Evaluator,
+    def __init__(self, inner: Optimizer, space: SearchSpace, evaluator: Evaluator,
                  rows: Sequence[TrajectoryRow], run_dir: Path) -> None:
         self.inner, self.space, self.evaluator = inner, space, evaluator
         self.rows, self.run_dir = list(rows), run_dir
@@ -193,7 +195,8 @@ class ReplayGuard:
         trial = self.inner.ask()
         if self.asked < len(self.rows):
             expected = self.rows[self.asked]
-            arch, epochs = self.space.from_config(trial.config).to_str(), trial_epochs(trial, self.evaluator)
+            arch = self.space.key(self.space.from_config(trial.config))
+            epochs = trial_epochs(trial, self.evaluator)
             if (arch, epochs) != (expected.arch, expected.epochs):
                 raise ResumeError(
                     f"cannot resume {self.run_dir}: evaluation {expected.n} was {expected.arch} "

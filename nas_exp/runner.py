@@ -1,19 +1,21 @@
-"""The search loop: optimizer proposes, space decodes, evaluator scores, budget decides when to stop."""
+"""The search loop: optimizer proposes, space decodes, evaluator scores, objective judges, budget decides when
+to stop. Nothing here knows which space or benchmark it runs on."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation, Evaluator
-from nas_exp.objectives.accuracy import Accuracy
+from nas_exp.objectives.base import Objective
+from nas_exp.objectives.search_metric import SearchMetric
 from nas_exp.optimizers.base import Optimizer, Trial
-from nas_exp.search_spaces.nb201 import Arch, NB201Space
+from nas_exp.search_spaces.base import SearchSpace
 from nas_exp.trajectory import TrajectoryRow, hyperparameters_json
 
 
@@ -21,7 +23,7 @@ from nas_exp.trajectory import TrajectoryRow, hyperparameters_json
 class SearchResult:
     rows: list[TrajectoryRow]
     stop_reason: str
-    evaluations: dict[str, Evaluation] = field(default_factory=dict)  # arch string -> its full training
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)  # arch key -> its full training
 
     @property
     def incumbent(self) -> TrajectoryRow | None:
@@ -30,12 +32,6 @@ class SearchResult:
     @property
     def n_repeats(self) -> int:
         return sum(row.repeat for row in self.rows)
-
-
-class Objective(Protocol):
-    names: tuple[str, ...]
-
-    def loss(self, evaluation: Evaluation) -> float | list[float]: ...
 
 
 def evaluation_rng(seed: int, n: int) -> np.random.Generator:
@@ -65,7 +61,8 @@ def charged_cost(evaluation: Evaluation, trained_before: Evaluation | None, resu
 class EvaluationRequest:
     """One evaluation to make, self-contained (it travels to worker threads or processes)."""
 
-    arch: Arch
+    arch: Hashable
+    key: str  # the space's key of ``arch``
     seed: int  # the run's seed
     n: int  # the evaluation's 1-based position in the run; with ``seed`` it derives the random generator
     epochs: int | None = None
@@ -90,22 +87,23 @@ class Proposal:
     """A trial asked from the optimizer, decoded: what to evaluate and its cache key."""
 
     trial: Trial
-    arch: Arch
+    arch: Hashable
+    arch_key: str  # the space's key of ``arch``
     epochs: int | None
     hyperparameters: Mapping[str, float] | None
 
     @property
-    def key(self) -> tuple[Arch, int | None, Any]:
+    def key(self) -> tuple[str, int | None, Any]:
         hp_key = None if self.hyperparameters is None else tuple(sorted(self.hyperparameters.items()))
-        return (self.arch, self.epochs, hp_key)
+        return (self.arch_key, self.epochs, hp_key)
 
 
-def full_trainings(seen: Mapping[tuple[Arch, int | None, Any], Evaluation]) -> dict[str, Evaluation]:
-    """The first full training of each evaluated cell, by arch string (what a Pareto front is built from)."""
+def full_trainings(seen: Mapping[tuple[str, int | None, Any], Evaluation]) -> dict[str, Evaluation]:
+    """The first full training of each evaluated architecture, by key (what a Pareto front is built from)."""
     cells: dict[str, Evaluation] = {}
-    for (arch, _, _), evaluation in seen.items():
+    for (arch_key, _, _), evaluation in seen.items():
         if evaluation.epochs is None:
-            cells.setdefault(arch.to_str(), evaluation)
+            cells.setdefault(arch_key, evaluation)
     return cells
 
 
@@ -117,7 +115,7 @@ def batch_room(budget: Budget, n_done: int, batch_size: int) -> int:
 
 
 def run_search(
-    space: NB201Space,
+    space: SearchSpace,
     optimizer: Optimizer,
     evaluator: Evaluator,
     budget: Budget,
@@ -134,29 +132,29 @@ def run_search(
     cache, told to the optimizer again and charged again (as re-training it would be), so repeats count against
     both budgets and are marked ``repeat``. Multi-fidelity trials (``trial.budget`` = epochs) are charged the
     epochs they train (see ``charged_cost``). The incumbent is the best cell by the accuracy the optimizer sees,
-    among evaluations of full training (``Evaluation.epochs is None``); it is reported by its full-training accuracies.
+    among evaluations of full training (``Evaluation.epochs is None``), as the objective orders them (by the
+    search metric, in its direction); it is reported by its full-training values.
 
     ``batch_size`` > 1 (parallel evaluation): ask that many trials before telling any, evaluate the new ones with
     ``evaluate_many`` (e.g. concurrently), then handle the results in the order asked, exactly as one at a time.
     The trajectory depends on the seed and the batch size only, never on which evaluation finishes first. With
     a simulated-time budget, evaluations of the last batch past the budget are made but not counted.
 
-    ``objective`` turns an evaluation into what the optimizer is told (default ``Accuracy``: the validation
-    error; a multi-objective one returns a list of losses)."""
-    objective = objective if objective is not None else Accuracy()
-    seen: dict[tuple[Arch, int | None, Any], Evaluation] = {}
-    deepest: dict[tuple[Arch, Any], Evaluation] = {}  # the longest training of each cell (for resuming)
-    hyperparameters_of = getattr(space, "hyperparameters", None)
-    resumes = bool(getattr(optimizer, "resumes_training", False))
+    ``objective`` turns an evaluation into what the optimizer is told and orders incumbents (default
+    ``SearchMetric`` of the evaluator's search metric; a multi-objective one returns a list of losses)."""
+    objective = objective if objective is not None else SearchMetric(evaluator.search_metric)
+    seen: dict[tuple[str, int | None, Any], Evaluation] = {}
+    deepest: dict[tuple[str, Any], Evaluation] = {}  # the longest training of each architecture (for resuming)
+    resumes = optimizer.resumes_training
     rows: list[TrajectoryRow] = []
     simulated_time = 0.0
-    best: tuple[float, Evaluation, Proposal] | None = None
+    best: tuple[Evaluation, Proposal] | None = None
     start = clock()
 
     def handle(proposal: Proposal, evaluation: Evaluation, repeat: bool) -> str | None:
         """Charge, tell and record one asked trial; the stop reason if the budget stops the search first."""
         nonlocal simulated_time, best
-        trial, arch, epochs, key = proposal.trial, proposal.arch, proposal.epochs, proposal.key
+        trial, arch, epochs, key = proposal.trial, proposal.arch_key, proposal.epochs, proposal.key
         hp_key = key[2]
         before = deepest.get((arch, hp_key))
         cost = charged_cost(evaluation, before, resumes)
@@ -167,23 +165,23 @@ def run_search(
             deepest[(arch, hp_key)] = evaluation
         simulated_time += cost
         optimizer.tell(trial, loss=objective.loss(evaluation), cost=cost)
-        if evaluation.epochs is None and (best is None or evaluation.valid_acc > best[0]):  # full training only
-            best = (evaluation.valid_acc, evaluation, proposal)
+        if evaluation.epochs is None and (best is None or objective.better(evaluation, best[0])):  # full only
+            best = (evaluation, proposal)
         rows.append(TrajectoryRow(
             n=len(rows) + 1,
-            arch=arch.to_str(),
+            arch=arch,
             epochs=epochs,
-            valid_acc=evaluation.valid_acc,
-            test_acc=evaluation.test_acc,
+            value=evaluation.value,
+            test=evaluation.test,
             cost=cost,
             simulated_time=simulated_time,
             wall_time=clock() - start,
-            incumbent_valid_acc=None if best is None else best[1].reported_valid_acc,
-            incumbent_test_acc=None if best is None else best[1].test_acc,
-            incumbent_arch=None if best is None else best[2].arch.to_str(),
+            incumbent_value=None if best is None else best[0].reported_value,
+            incumbent_test=None if best is None else best[0].test,
+            incumbent_arch=None if best is None else best[1].arch_key,
             repeat=repeat,
             hyperparameters=hyperparameters_json(proposal.hyperparameters),
-            incumbent_hyperparameters=None if best is None else hyperparameters_json(best[2].hyperparameters),
+            incumbent_hyperparameters=None if best is None else hyperparameters_json(best[1].hyperparameters),
         ))
         on_row(rows[-1])
         return None
@@ -192,13 +190,14 @@ def run_search(
         proposals = []
         for _ in range(batch_room(budget, len(rows), batch_size)):
             trial = optimizer.ask()
-            proposals.append(Proposal(trial, space.from_config(trial.config), trial_epochs(trial, evaluator),
-                                      hyperparameters_of(trial.config) if hyperparameters_of else None))
-        fresh: dict[tuple[Arch, int | None, Any], EvaluationRequest] = {}  # first asks of unseen keys, in order
+            arch = space.from_config(trial.config)
+            proposals.append(Proposal(trial, arch, space.key(arch), trial_epochs(trial, evaluator),
+                                      space.hyperparameters(trial.config)))
+        fresh: dict[tuple[str, int | None, Any], EvaluationRequest] = {}  # first asks of unseen keys, in order
         for i, proposal in enumerate(proposals):
             if proposal.key not in seen and proposal.key not in fresh:
-                fresh[proposal.key] = EvaluationRequest(proposal.arch, seed, len(rows) + 1 + i, proposal.epochs,
-                                                        proposal.hyperparameters)
+                fresh[proposal.key] = EvaluationRequest(proposal.arch, proposal.arch_key, seed, len(rows) + 1 + i,
+                                                        proposal.epochs, proposal.hyperparameters)
         evaluated = dict(zip(fresh, evaluate_many(evaluator, list(fresh.values())), strict=True))
         for proposal in proposals:
             repeat = proposal.key in seen

@@ -11,19 +11,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from nas_exp.errors import UserError
+
 
 @dataclass(frozen=True)
 class TrajectoryRow:
+    """One evaluation. ``value``/``test`` are the evaluator's search and report metrics; in trajectory.csv their
+    columns carry those metrics' names (see ``Columns``: ``valid_acc``/``test_acc`` on NB201, ``valid_mse`` on
+    FCNet)."""
+
     n: int  # 1-based evaluation count
-    arch: str
+    arch: str  # the space's key of the architecture
     epochs: int | None  # epochs trained (multi-fidelity); empty: full training
-    valid_acc: float  # the accuracy the optimizer was told
-    test_acc: float | None  # after full training; empty where the data has none
+    value: float  # the search metric the optimizer was told
+    test: float | None  # the report metric after full training; empty where the data has none
     cost: float  # seconds this evaluation cost the budget (simulated in tabular mode)
     simulated_time: float  # summed cost so far
     wall_time: float  # real seconds since the search started
-    incumbent_valid_acc: float | None  # the incumbent's validation accuracy after full training
-    incumbent_test_acc: float | None
+    incumbent_value: float | None  # the incumbent's search metric after full training
+    incumbent_test: float | None
     incumbent_arch: str | None  # empty until an evaluation at the optimizer's top fidelity
     repeat: bool  # the cell was evaluated before in this run: served from cache, charged again
     # Joint architecture + hyperparameter search (search_space=nb201_hpo): the training hyperparameters as compact
@@ -39,7 +45,32 @@ def hyperparameters_json(values: Mapping[str, float] | None) -> str | None:
     return json.dumps({name: float(values[name]) for name in sorted(values)}, separators=(",", ":"))
 
 
-COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TrajectoryRow))
+FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrajectoryRow))
+METRIC_FIELDS = ("value", "test", "incumbent_value", "incumbent_test")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The header of a trajectory.csv: the row's fields, with the metric fields named after the evaluator's
+    search and report metrics (``value`` -> ``valid_acc``, ``incumbent_test`` -> ``incumbent_test_acc``)."""
+
+    search: str = "valid_acc"
+    report: str = "test_acc"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        rename = {"value": self.search, "test": self.report, "incumbent_value": f"incumbent_{self.search}",
+                  "incumbent_test": f"incumbent_{self.report}"}
+        return tuple(rename.get(name, name) for name in FIELDS)
+
+    @classmethod
+    def of(cls, search: str, report: str | None) -> Columns:
+        """Columns for a search metric and a report metric (None: ``test_<search metric's stem>``)."""
+        return cls(search, report if report else "test_" + search.removeprefix("valid_"))
+
+
+NB201_COLUMNS = Columns()
+COLUMNS: tuple[str, ...] = NB201_COLUMNS.names
 
 
 def _cell(value: Any) -> str:
@@ -68,27 +99,28 @@ def _parse_cell(text: str, annotation: Any) -> Any:
 
 def parse_row(cells: list[str]) -> TrajectoryRow:
     hints = get_type_hints(TrajectoryRow)
-    if len(cells) != len(COLUMNS):
-        raise ValueError(f"expected {len(COLUMNS)} columns, got {len(cells)}")
-    return TrajectoryRow(**{name: _parse_cell(text, hints[name]) for name, text in zip(COLUMNS, cells, strict=True)})
+    if len(cells) != len(FIELDS):
+        raise UserError(f"expected {len(FIELDS)} columns, got {len(cells)}")
+    return TrajectoryRow(**{name: _parse_cell(text, hints[name]) for name, text in zip(FIELDS, cells, strict=True)})
 
 
-def read_trajectory(path: Path) -> list[TrajectoryRow]:
-    """The complete rows of a trajectory.csv. Text after the last newline (a row a killed run left half-written)
-    is dropped; a complete line that does not parse, or a header of other columns, is an error."""
+def read_trajectory(path: Path, columns: Columns = NB201_COLUMNS) -> list[TrajectoryRow]:
+    """The complete rows of a trajectory.csv with ``columns``. Text after the last newline (a row a killed run
+    left half-written) is dropped; a complete line that does not parse, or a header of other columns, is an
+    error."""
     with open(path, newline="") as handle:
         complete = handle.read().split("\n")[:-1]  # [-1]: "" or the half-written line
     if not complete:
-        raise ValueError(f"{path}: no header line")
+        raise UserError(f"{path}: no header line")
     header = next(csv.reader([complete[0]]))
-    if tuple(header) != COLUMNS:
-        raise ValueError(f"{path}: columns {', '.join(header)} are not this version's {', '.join(COLUMNS)}")
+    if tuple(header) != columns.names:
+        raise UserError(f"{path}: columns {', '.join(header)} are not this version's {', '.join(columns.names)}")
     rows = []
     for number, line in enumerate(complete[1:], start=2):
         try:
             rows.append(parse_row(next(csv.reader([line]))))
         except (ValueError, StopIteration) as err:
-            raise ValueError(f"{path}, line {number}: {err}") from None
+            raise UserError(f"{path}, line {number}: {err}") from None
     return rows
 
 
@@ -96,8 +128,9 @@ class TrajectoryWriter:
     """Writes rows to ``path`` (a CSV with a header), flushing after each so a killed run loses nothing.
 
     ``keep_rows``: continue a trajectory (resume) after its first ``keep_rows`` complete rows: the file is cut
-    there (dropping what follows, e.g. a half-written line) and new rows are appended. ``columns``: the header,
-    for rows of another dataclass (one-shot runs write one row per search epoch)."""
+    there (dropping what follows, e.g. a half-written line) and new rows are appended. ``columns``: the header
+    (``Columns.names`` of the run's metrics, or the fields of another dataclass: one-shot runs write one row
+    per search epoch)."""
 
     def __init__(self, path: Path, keep_rows: int | None = None, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
@@ -134,7 +167,7 @@ def _cut_after_lines(path: Path, n_lines: int) -> None:
         for _ in range(n_lines):
             found = data.find(b"\n", end)
             if found < 0:
-                raise ValueError(f"{path} has fewer than {n_lines} complete lines")
+                raise UserError(f"{path} has fewer than {n_lines} complete lines")
             end = found + 1
         handle.truncate(end)
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from nas_exp.analysis.optimum import Optimum
 from nas_exp.analysis.sweep import Run
+from nas_exp.errors import UserError
 
 AXES = ("time", "evaluations")
 
@@ -76,7 +77,7 @@ def anytime_curves(runs: list[Run], optima: list[Optimum], metric: str, axis: st
     """One curve per optimizer over the runs of one dataset. Each curve stops at its shortest seed's last
     evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's end)."""
     if axis not in AXES:
-        raise ValueError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
+        raise UserError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
     by_optimizer: dict[str, list[tuple[Run, Optimum]]] = {}
     for run, optimum in zip(runs, optima):
         if len(incumbent_rows(run)):

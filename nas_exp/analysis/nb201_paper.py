@@ -18,6 +18,7 @@ import pandas as pd
 from nas_exp.analysis.sweep import load_runs as sweep_runs
 from nas_exp.analysis.sweep import runs_frame
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
+from nas_exp.errors import MissingDataError
 
 # NAS-Bench-201 (Dong & Yang, ICLR 2020), Table 5: mean ± std over 500 runs, 12000 s budget, searched on
 # CIFAR-10's 12-epoch validation accuracy. Transcribed by hand; the released code could be checked for the
@@ -39,7 +40,7 @@ def load_runs(folders: list[Path]) -> pd.DataFrame:
     frame = runs_frame([run for folder in folders for run in sweep_runs(folder)])
     frame = frame[frame["arch"].notna()].reset_index(drop=True)
     if frame.empty:
-        raise FileNotFoundError(f"no finished runs (result.json with an incumbent) under {', '.join(map(str, folders))}")
+        raise MissingDataError(f"no finished runs (result.json with an incumbent) under {', '.join(map(str, folders))}")
     return frame
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from nas_exp.analysis.sweep import Run
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
+from nas_exp.errors import UserError
 
 COST_METRICS: tuple[str, ...] = ("params", "flops", "latency")
 
@@ -16,7 +17,7 @@ def front_cost_metric(front: list[dict]) -> str:
     """The cost metric a front was searched with: the one of COST_METRICS its points carry."""
     found = [metric for metric in COST_METRICS if front and all(metric in point for point in front)]
     if len(found) != 1:
-        raise ValueError(f"pareto_front points need exactly one of {', '.join(COST_METRICS)}; found "
+        raise UserError(f"pareto_front points need exactly one of {', '.join(COST_METRICS)}; found "
                          f"{', '.join(found) or 'none'}")
     return found[0]
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from nas_exp.errors import UserError
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -30,7 +32,7 @@ def optimizer_name(config: dict[str, Any], choice: str | None = None) -> str:
         return str(config["optimizer_name"])
     target = (config.get("optimizer") or {}).get("_target_")
     if not target:
-        raise ValueError("config has no optimizer._target_ and no optimizer_name")
+        raise UserError("config has no optimizer._target_ and no optimizer_name")
     return str(target).rsplit(".", 1)[-1]
 
 
@@ -50,7 +52,7 @@ def run_info(config: dict[str, Any], optimizer_choice: str | None = None) -> Run
             epoch=evaluation.get("epoch"),
         )
     except (KeyError, TypeError) as err:
-        raise ValueError(f"config lacks {err} (expected dataset.name/search_on/report_on and seed)") from None
+        raise UserError(f"config lacks {err} (expected dataset.name/search_on/report_on and seed)") from None
 
 
 def hydra_optimizer_choice(run_dir: Path) -> str | None:

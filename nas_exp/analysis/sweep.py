@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 
 from nas_exp.analysis.run_info import RunInfo, hydra_optimizer_choice, run_info
+from nas_exp.errors import UserError
 
 
-class SweepError(ValueError):
+class SweepError(UserError):
     """A sweep folder that cannot be analysed, in one line."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas_exp.errors import UserError
+
 DIRECTIONS = ("max", "min")
 
 
@@ -31,7 +33,7 @@ class Metric:
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
-            raise ValueError(f"metric {self.name!r}: direction must be one of {', '.join(DIRECTIONS)}, "
+            raise UserError(f"metric {self.name!r}: direction must be one of {', '.join(DIRECTIONS)}, "
                              f"got {self.direction!r}")
 
     @property
@@ -113,24 +115,24 @@ class BenchmarkRecipe:
                      *([self.cost_metric] if self.cost_metric else []),
                      *([self.report_metric] if self.report_metric else [])):
             if name not in self.metrics:
-                raise ValueError(f"benchmark {self.name}: metric {name!r} is not declared in metrics")
+                raise UserError(f"benchmark {self.name}: metric {name!r} is not declared in metrics")
         if self.default_source not in self.sources:
-            raise ValueError(f"benchmark {self.name}: default source {self.default_source!r} is not in sources")
+            raise UserError(f"benchmark {self.name}: default source {self.default_source!r} is not in sources")
 
     def metric(self, name: str) -> Metric:
         if name not in self.metrics:
-            raise ValueError(f"benchmark {self.name} has no metric {name!r}; it has {', '.join(self.metrics)}")
+            raise UserError(f"benchmark {self.name} has no metric {name!r}; it has {', '.join(self.metrics)}")
         return self.metrics[name]
 
     def source(self, name: str) -> SourceInfo:
         if name not in self.sources:
-            raise ValueError(f"unknown {self.name} data source {name!r}; valid: {', '.join(self.sources)}")
+            raise UserError(f"unknown {self.name} data source {name!r}; valid: {', '.join(self.sources)}")
         return self.sources[name]
 
     def check_dataset(self, dataset: str, hint: str = "") -> str:
         """``dataset`` if the benchmark has it, else a one-line error listing the ones it has."""
         if dataset not in self.datasets:
-            raise ValueError(f"dataset {dataset!r} is not in the {self.name} benchmark; valid: "
+            raise UserError(f"dataset {dataset!r} is not in the {self.name} benchmark; valid: "
                              f"{', '.join(self.datasets)}{hint}")
         return dataset
 

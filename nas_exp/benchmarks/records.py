@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas_exp.errors import UserError
 
-class MetricUnavailableError(ValueError):
+
+class MetricUnavailableError(UserError):
     """A metric (or epoch) the data source does not hold."""
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from nas_exp.benchmarks.base import BenchmarkRecipe
+from nas_exp.errors import UserError
 
 RECIPES: dict[str, str] = {
     "nb201": "nas_exp.benchmarks.nb201_tabular:NB201_RECIPE",
@@ -15,7 +16,7 @@ RECIPES: dict[str, str] = {
 
 def recipe(name: str) -> BenchmarkRecipe:
     if name not in RECIPES:
-        raise ValueError(f"unknown benchmark {name!r}; valid: {', '.join(RECIPES)}")
+        raise UserError(f"unknown benchmark {name!r}; valid: {', '.join(RECIPES)}")
     module, attribute = RECIPES[name].split(":")
     return getattr(import_module(module), attribute)
 

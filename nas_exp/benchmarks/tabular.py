@@ -15,6 +15,7 @@ from nas_exp.benchmarks.base import BenchmarkRecipe, Metric
 from nas_exp.benchmarks.records import MetricUnavailableError, QueryResult
 from nas_exp.data.paths import resolve_root
 from nas_exp.data.store import DatasetTable, StoreError, read_meta, read_table, write_store
+from nas_exp.errors import UserError
 
 
 def missing_metric(recipe: BenchmarkRecipe, source: str, metric: str, dataset: str,
@@ -101,7 +102,7 @@ class TabularBenchmark:
         if seed is not None:
             n = self.n_seeds(index, dataset)
             if not (isinstance(seed, (int, np.integer)) and 0 <= seed < n):
-                raise ValueError(f"seed {seed!r} is out of range: {arch or index} has {n} runs on {dataset} "
+                raise UserError(f"seed {seed!r} is out of range: {arch or index} has {n} runs on {dataset} "
                                  f"(seed 0..{n - 1}, or None for their mean)")
         values: dict[str, float | None] = {}
         for name, array in table.run_metrics.items():
@@ -151,7 +152,7 @@ class TabularBenchmark:
         if epoch is None:
             return len(table.epochs) - 1
         if not (isinstance(epoch, (int, np.integer)) and 1 <= epoch <= table.total_epochs):
-            raise ValueError(f"epoch {epoch!r} is out of range 1..{table.total_epochs}")
+            raise UserError(f"epoch {epoch!r} is out of range 1..{table.total_epochs}")
         hits = np.flatnonzero(table.epochs == epoch)
         if hits.size == 0:
             raise MetricUnavailableError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nas_exp.errors import UserError
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -16,18 +18,18 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.max_evaluations is None and self.max_simulated_seconds is None:
-            raise ValueError("the budget is unbounded: set budget.max_evaluations and/or "
+            raise UserError("the budget is unbounded: set budget.max_evaluations and/or "
                              "budget.max_simulated_seconds")
         if self.max_evaluations is not None and (
             isinstance(self.max_evaluations, bool) or not isinstance(self.max_evaluations, int)
             or self.max_evaluations <= 0
         ):
-            raise ValueError(f"budget.max_evaluations must be a positive int, got {self.max_evaluations!r}")
+            raise UserError(f"budget.max_evaluations must be a positive int, got {self.max_evaluations!r}")
         if self.max_simulated_seconds is not None and (
             isinstance(self.max_simulated_seconds, bool)
             or not isinstance(self.max_simulated_seconds, (int, float)) or not self.max_simulated_seconds > 0
         ):
-            raise ValueError(f"budget.max_simulated_seconds must be a positive number, got "
+            raise UserError(f"budget.max_simulated_seconds must be a positive number, got "
                              f"{self.max_simulated_seconds!r}")
 
     def allows(self, n_done: int, simulated_time: float, next_cost: float) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from nas_exp.benchmarks.registry import all_recipes, recipe
 from nas_exp.data.paths import ENV_VAR, resolve_root
 from nas_exp.data.store import StoreError, read_meta, write_store
+from nas_exp.errors import MissingDataError
 
 OFFICIAL_BENCHMARK = "nb201"  # the benchmark whose official files `convert` and `download` handle
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             _build(root)
         elif args.command == "convert":
             if not args.src.exists():
-                raise FileNotFoundError(f"{args.src} does not exist")
+                raise MissingDataError(f"{args.src} does not exist")
             _convert(args.src, root)
         elif args.command == "download":
             from nas_exp.data.download import download as fetch

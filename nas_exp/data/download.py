@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas_exp.errors import UserError
+
 TIMEOUT_S = 15.0
 _CHUNK = 1 << 20
 _USER_AGENT = "nas_exp-downloader/1.0"
@@ -150,7 +152,7 @@ def download(source: str, dest: Path | str, timeout: float = TIMEOUT_S) -> Path:
     Files already in ``dest`` are kept. Raises RuntimeError, one line, when a file cannot be fetched.
     """
     if source not in OFFICIAL_SOURCES:
-        raise ValueError(f"unknown NB201 source {source!r}; downloadable: {', '.join(OFFICIAL_SOURCES)}")
+        raise UserError(f"unknown NB201 source {source!r}; downloadable: {', '.join(OFFICIAL_SOURCES)}")
     info = OFFICIAL_SOURCES[source]
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

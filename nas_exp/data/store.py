@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from nas_exp.benchmarks.base import BenchmarkRecipe
+from nas_exp.errors import UserError
 
 FORMAT_VERSION = 2
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError):
     """A missing, corrupt or incompatible store."""
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from nas_exp.datasets.images import ImageSplit
 from nas_exp.datasets.pickled import read_pickle_dict, require_keys
+from nas_exp.errors import UserError
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -31,11 +32,11 @@ def read_cifar_batches(folder: Path, files: tuple[str, ...], label_key: str) -> 
         require_keys(entry, ("data", label_key), path)
         data = np.asarray(entry["data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != int(np.prod(CIFAR_SHAPE)):
-            raise ValueError(f"{path}: 'data' must be (N, 3072) uint8, got {data.shape}")
+            raise UserError(f"{path}: 'data' must be (N, 3072) uint8, got {data.shape}")
         images.append(data.reshape(-1, *CIFAR_SHAPE))
         labels.append(np.asarray(entry[label_key], dtype=np.int64))
         if len(labels[-1]) != len(images[-1]):
-            raise ValueError(f"{path}: {len(images[-1])} images but {len(labels[-1])} labels")
+            raise UserError(f"{path}: {len(images[-1])} images but {len(labels[-1])} labels")
     return ImageSplit(np.concatenate(images), np.concatenate(labels))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from nas_exp.datasets.images import ImageSplit
 from nas_exp.datasets.pickled import read_pickle_dict, require_keys
+from nas_exp.errors import UserError
 
 IMAGENET16_FOLDER = "ImageNet16"
 IMAGENET16_TRAIN = tuple(f"train_data_batch_{i}" for i in range(1, 11))
@@ -29,7 +30,7 @@ def read_imagenet16_batches(folder: Path, files: tuple[str, ...], num_classes: i
         require_keys(entry, ("data", "labels"), path)
         data = np.asarray(entry["data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != int(np.prod(IMAGENET16_SHAPE)):
-            raise ValueError(f"{path}: 'data' must be (N, 768) uint8, got {data.shape}")
+            raise UserError(f"{path}: 'data' must be (N, 768) uint8, got {data.shape}")
         label = np.asarray(entry["labels"], dtype=np.int64)
         keep = (label >= 1) & (label <= num_classes)
         images.append(data[keep].reshape(-1, *IMAGENET16_SHAPE))

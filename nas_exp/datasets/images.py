@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nas_exp.errors import UserError
+
 
 @dataclass(frozen=True)
 class ImageSplit:
@@ -16,9 +18,9 @@ class ImageSplit:
 
     def __post_init__(self) -> None:
         if self.images.dtype != np.uint8 or self.images.ndim != 4:
-            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
+            raise UserError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
         if self.labels.shape != (len(self.images),):
-            raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
+            raise UserError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)

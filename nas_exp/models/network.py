@@ -16,6 +16,7 @@ from nas_exp.checks import require_int
 from nas_exp.models.cell import InferCell
 from nas_exp.models.operations import ResNetBasicBlock
 from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.models.params import count_parameters_mb  # noqa: F401 - re-exported
 
 
 def check_macro(what: str, C: int, N: int, num_classes: int) -> None:
@@ -58,11 +59,6 @@ class NB201Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.lastact(self.cells(self.stem(x)))
         return self.classifier(torch.flatten(self.global_pooling(features), 1))
-
-
-def count_parameters_mb(model: nn.Module) -> float:
-    """Trainable parameters in millions: the unit of the NB201 table's ``params`` ("MB" there)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6
 
 
 def seeded_network(arch: Arch, seed: int, C: int = 16, N: int = 5, num_classes: int = 10) -> NB201Network:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from nas_exp.errors import UserError
+
 
 class ReLUConvBN(nn.Sequential):
     """ReLU -> Conv2d (no bias) -> BatchNorm2d: NB201's ``nor_conv_KxK``."""
@@ -49,7 +51,7 @@ OP_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
 def build_op(name: str, channels: int) -> nn.Module:
     """The module of op ``name`` on a cell with ``channels`` channels."""
     if name not in OP_BUILDERS:
-        raise ValueError(f"unknown NB201 op {name!r}; valid ops: {', '.join(OP_BUILDERS)}")
+        raise UserError(f"unknown NB201 op {name!r}; valid ops: {', '.join(OP_BUILDERS)}")
     return OP_BUILDERS[name](channels)
 
 

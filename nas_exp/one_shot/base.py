@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.batches import Batch, SearchBatches
 from nas_exp.one_shot.drop_path import scheduled_drop_prob
 from nas_exp.one_shot.loop import run_search_loop
@@ -33,7 +34,7 @@ class OneShotOptimizer(ABC):
 
     def __init__(self, seed: int = 0, **settings: object) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+            raise UserError(f"seed must be a non-negative int, got {seed!r}")
         self.settings = OneShotSettings.from_mapping(settings)
         self.seed = seed
         self.rng = np.random.default_rng([seed, 7])  # architecture-level randomness (paths, noise, candidates)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
+from nas_exp.errors import UserError
 from nas_exp.training.augment import normalize, random_crop_flip
 from nas_exp.training.device_data import DeviceData, DeviceSplit, epoch_batches
 
@@ -25,7 +26,7 @@ class SearchBatches:
     def __init__(self, data: DeviceData, batch_size: int, seed: int, *, eval_batch_size: int = 512,
                  augment: bool = True, steps_per_epoch: int | None = None) -> None:
         if data.valid is None:
-            raise ValueError(f"{data.name} has no validation split, so one-shot search (which trains the "
+            raise UserError(f"{data.name} has no validation split, so one-shot search (which trains the "
                              "architecture on it) cannot run on it; search on cifar10-valid")
         self.data, self.batch_size, self.eval_batch_size = data, batch_size, eval_batch_size
         self.steps_per_epoch = steps_per_epoch

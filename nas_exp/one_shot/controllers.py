@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import N_EDGES, OPS
 
 CONTROLLERS = ("lstm", "per_edge")
@@ -91,4 +92,4 @@ def build_controller(kind: str, hidden: int = 32, layers: int = 2, tanh_constant
         return LSTMController(hidden, layers, tanh_constant, temperature)
     if kind == "per_edge":
         return EdgeController()
-    raise ValueError(f"unknown ENAS controller {kind!r}; valid: {', '.join(CONTROLLERS)}")
+    raise UserError(f"unknown ENAS controller {kind!r}; valid: {', '.join(CONTROLLERS)}")

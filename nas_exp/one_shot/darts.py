@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import Batch, SearchBatches
 from nas_exp.one_shot.eigen_stop import EigenvalueStopper
@@ -39,11 +40,11 @@ class DARTS(OneShotOptimizer):
                  hessian_batches: int = 1, **settings: object) -> None:
         super().__init__(**settings)
         if order not in (1, 2):
-            raise ValueError(f"optimizer.order must be 1 (first-order DARTS) or 2 (second order), got {order!r}")
+            raise UserError(f"optimizer.order must be 1 (first-order DARTS) or 2 (second order), got {order!r}")
         if hessian not in HESSIAN_MODES:
-            raise ValueError(f"optimizer.hessian must be null, track or stop, got {hessian!r}")
+            raise UserError(f"optimizer.hessian must be null, track or stop, got {hessian!r}")
         if not smooth_epsilon >= 0:
-            raise ValueError(f"optimizer.smooth_epsilon must be >= 0, got {smooth_epsilon!r}")
+            raise UserError(f"optimizer.smooth_epsilon must be >= 0, got {smooth_epsilon!r}")
         for key, value in (("hessian_every", hessian_every), ("hessian_iterations", hessian_iterations),
                            ("hessian_batches", hessian_batches)):
             require_int(value, f"optimizer.{key}")

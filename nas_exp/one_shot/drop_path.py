@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.settings import DROP_PATH_SCHEDULES
 
 
@@ -32,7 +33,7 @@ class DropPath(nn.Module):
 
 def check_prob(p: float) -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"drop-path probability must be in [0, 1), got {p!r}")
+        raise UserError(f"drop-path probability must be in [0, 1), got {p!r}")
     return float(p)
 
 
@@ -40,8 +41,8 @@ def scheduled_drop_prob(max_prob: float, epoch: int, epochs: int, schedule: str 
     """ScheduledDropPath: ``max_prob * epoch / epochs`` for the 0-based ``epoch`` (DARTS' ramp), or ``max_prob``
     throughout (``constant``)."""
     if schedule not in DROP_PATH_SCHEDULES:
-        raise ValueError(f"unknown drop-path schedule {schedule!r}; valid: {', '.join(DROP_PATH_SCHEDULES)}")
+        raise UserError(f"unknown drop-path schedule {schedule!r}; valid: {', '.join(DROP_PATH_SCHEDULES)}")
     if not 0 <= epoch < epochs:
-        raise ValueError(f"epoch {epoch!r} is out of range 0..{epochs - 1}")
+        raise UserError(f"epoch {epoch!r} is out of range 0..{epochs - 1}")
     check_prob(max_prob)
     return max_prob if schedule == "constant" else max_prob * epoch / epochs

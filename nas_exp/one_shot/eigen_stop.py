@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import Arch
 
 
@@ -23,7 +24,7 @@ class EigenvalueStopper:
     def __post_init__(self) -> None:
         require_int(self.window, "hessian_window")
         if not self.factor > 1:
-            raise ValueError(f"hessian_factor must be > 1, got {self.factor!r}")
+            raise UserError(f"hessian_factor must be > 1, got {self.factor!r}")
 
     def smoothed(self, epoch: int) -> float:
         values = self.eigenvalues[max(0, epoch - self.window + 1):epoch + 1]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.controllers import build_controller
@@ -33,7 +34,7 @@ class ENAS(OneShotOptimizer):
                            ("controller_layers", controller_layers)):
             require_int(value, f"optimizer.{key}")
         if not 0 <= baseline_decay < 1:
-            raise ValueError(f"optimizer.baseline_decay must be in [0, 1), got {baseline_decay!r}")
+            raise UserError(f"optimizer.baseline_decay must be in [0, 1), got {baseline_decay!r}")
         self.controller_kind = controller
         build_controller(controller)  # fail on a bad kind now, not after the data loaded
         self.controller_args = (controller_hidden, controller_layers, tanh_constant, temperature)

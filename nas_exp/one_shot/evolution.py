@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 from nas_exp.one_shot.records import Scored
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.search_spaces.nb201 import N_EDGES, OPS, Arch
@@ -27,10 +28,10 @@ class EvolutionSettings:
         for name in ("population_size", "n_iterations", "n_parents"):
             require_int(getattr(self, name), f"optimizer.{name}")
         if self.n_parents > self.population_size:
-            raise ValueError(f"optimizer.n_parents ({self.n_parents}) must not exceed optimizer.population_size "
+            raise UserError(f"optimizer.n_parents ({self.n_parents}) must not exceed optimizer.population_size "
                              f"({self.population_size})")
         if not 0 <= self.mutation_prob <= 1:
-            raise ValueError(f"optimizer.mutation_prob must be in [0, 1], got {self.mutation_prob!r}")
+            raise UserError(f"optimizer.mutation_prob must be in [0, 1], got {self.mutation_prob!r}")
 
 
 def mutate(arch: Arch, prob: float, rng: np.random.Generator) -> Arch:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import Batch, SearchBatches
 from nas_exp.one_shot.sampling import argmax_arch, gumbel_noise, gumbel_softmax_hard, linear_temperature
@@ -28,7 +29,7 @@ class GDAS(OneShotOptimizer):
                  **settings: object) -> None:
         super().__init__(**settings)
         if not 0 < tau_min <= tau_max:
-            raise ValueError(f"optimizer.tau_min/tau_max need 0 < tau_min <= tau_max, got {tau_min!r}/{tau_max!r}")
+            raise UserError(f"optimizer.tau_min/tau_max need 0 < tau_min <= tau_max, got {tau_min!r}/{tau_max!r}")
         self.tau_max, self.tau_min = float(tau_max), float(tau_min)
         self.arch_learning_rate, self.arch_weight_decay = arch_learning_rate, arch_weight_decay
         self.arch_betas = tuple(arch_betas)

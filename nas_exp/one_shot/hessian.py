@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from nas_exp.errors import UserError
+
 
 def _dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
     return sum((x * y).sum() for x, y in zip(a, b))  # type: ignore[return-value]
@@ -15,7 +17,7 @@ def _dot(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> torch.Tensor:
 def _normalized(vector: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     norm = torch.sqrt(_dot(vector, vector))
     if not norm > 0:
-        raise ValueError("power iteration hit a zero vector: the Hessian is zero in these directions")
+        raise UserError("power iteration hit a zero vector: the Hessian is zero in these directions")
     return [v / norm for v in vector]
 
 
@@ -26,7 +28,7 @@ def dominant_eigenvalue(loss_fn: Callable[[], torch.Tensor], params: Sequence[to
     gradient graph is reused for every Hessian-vector product. Only the Hessian's action is computed, never the
     matrix; ``.grad`` of the parameters is left alone."""
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"power iteration needs iterations >= 1, got {iterations!r}")
+        raise UserError(f"power iteration needs iterations >= 1, got {iterations!r}")
     params = list(params)
     grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
     vector = _normalized([torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device) for p in params])

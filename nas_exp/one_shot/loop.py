@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.records import EpochRecord, SearchOutcome
 from nas_exp.one_shot.selection import Retrain
@@ -19,7 +20,7 @@ def run_search_loop(method: OneShotOptimizer, batches: SearchBatches,
                     clock: Callable[[], float]) -> SearchOutcome:
     s = method.settings
     if s.retrain_top_k > 0 and retrain is None:
-        raise ValueError("optimizer.retrain_top_k > 0 needs a train-mode evaluator (evaluation=train)")
+        raise UserError("optimizer.retrain_top_k > 0 needs a train-mode evaluator (evaluation=train)")
     if method.net is None:
         method.setup(batches.num_classes, batches.in_channels, batches.device)
     valid = batches.eval_valid(s.eval_batches)

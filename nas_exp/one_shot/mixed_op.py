@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.drop_path import DropPath
 from nas_exp.one_shot.search_ops import search_op
 from nas_exp.search_spaces.nb201 import OPS
@@ -33,11 +34,11 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None, index: int | None = None) -> torch.Tensor:
         if index is None:
             if weights is None:
-                raise ValueError("MixedOp needs weights (mixed), an index (sampled), or both (GDAS)")
+                raise UserError("MixedOp needs weights (mixed), an index (sampled), or both (GDAS)")
             return self.mixed(x, weights)
         index = int(index)
         if not 0 <= index < len(OPS):
-            raise ValueError(f"op index {index} is out of range 0..{len(OPS) - 1}")
+            raise UserError(f"op index {index} is out of range 0..{len(OPS) - 1}")
         if weights is None:
             return self.run(index, x)
         out = weights[index] * self.run(index, x)

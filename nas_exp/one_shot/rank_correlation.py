@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import Arch
 
 
@@ -36,7 +37,7 @@ def _statistic(value: float) -> float | None:
 def rank_correlation(oneshot: Sequence[float | None], table: Sequence[float | None]) -> RankCorrelation:
     """Kendall's tau-b and Spearman's rho over the pairs where both values are known."""
     if len(oneshot) != len(table):
-        raise ValueError(f"rank correlation needs equally long lists, got {len(oneshot)} and {len(table)}")
+        raise UserError(f"rank correlation needs equally long lists, got {len(oneshot)} and {len(table)}")
     pairs = [(a, b) for a, b in zip(oneshot, table) if _finite(a) and _finite(b)]
     if len(pairs) < 2:
         return RankCorrelation(None, None, len(pairs))

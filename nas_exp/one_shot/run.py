@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 
-from nas_exp.app import ConfigError, check_seed, check_training, versions
+from nas_exp.components import ConfigError, build, check_seed, check_training, versions
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.datasets.registry import load_dataset
 from nas_exp.one_shot.base import OneShotOptimizer
@@ -26,6 +26,7 @@ from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.table import CellTable
 from nas_exp.one_shot.trajectory import OneShotRow, one_shot_trajectory_writer
 from nas_exp.runner import evaluation_rng
+from nas_exp.search_spaces.base import CELL_DAG
 from nas_exp.search_spaces.nb201 import Arch
 from nas_exp.training.device import resolve_device
 from nas_exp.training.device_data import DeviceData
@@ -74,6 +75,8 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
     seed = check_seed(cfg.seed)
     check_training(cfg)
     check_run_options(cfg)
+    space = build(cfg.search_space)
+    space.require(CELL_DAG, f"carry a one-shot supernet (optimizer={cfg.optimizer.get('_target_', '?').rsplit('.', 1)[-1]})")
     method = build_method(cfg.optimizer, seed)
     s = method.settings
     if s.retrain_top_k > 0 and not method.ranks_candidates:
@@ -88,17 +91,17 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
                             eval_batch_size=s.eval_batch_size, augment=s.augment, steps_per_epoch=s.steps_per_epoch)
     evaluator = None
     if s.train_final or (s.retrain_top_k > 0 and method.ranks_candidates):
-        evaluator = instantiate(evaluation, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
+        evaluator = build(evaluation, space=space, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     logger = instantiate(cfg.logger)
-    logger.start(resolved, str(run_dir))
+    logger.start(resolved, str(run_dir), None)
     trained: list[dict[str, Any]] = []
 
     def train_standalone(arch: Arch, role: str) -> float:
         result = evaluator.evaluate(arch, evaluation_rng(seed, len(trained) + 1))  # type: ignore[union-attr]
-        trained.append({"arch": arch.to_str(), "role": role, "valid_acc": result.valid_acc,
-                        "test_acc": result.test_acc, "cost": result.cost, "epochs": result.epochs})
-        return result.valid_acc
+        trained.append({"arch": arch.to_str(), "role": role, "valid_acc": result.value,
+                        "test_acc": result.test, "cost": result.cost, "epochs": result.epochs})
+        return result.value
 
     progress = Console(stderr=True)
     started = time.perf_counter()

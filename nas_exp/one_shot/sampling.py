@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import N_CELLS, N_EDGES, OPS, Arch
 
 
@@ -17,7 +18,7 @@ def uniform_path(rng: np.random.Generator) -> tuple[int, ...]:
 def argmax_arch(alphas: torch.Tensor) -> Arch:
     """The discretized cell: the op of largest weight on every edge (ties: the first in ``OPS`` order)."""
     if tuple(alphas.shape) != (N_EDGES, len(OPS)):
-        raise ValueError(f"architecture weights must have shape {(N_EDGES, len(OPS))}, got {tuple(alphas.shape)}")
+        raise UserError(f"architecture weights must have shape {(N_EDGES, len(OPS))}, got {tuple(alphas.shape)}")
     return Arch.from_op_indices([int(i) for i in alphas.detach().argmax(dim=1).tolist()])
 
 
@@ -31,7 +32,7 @@ def gumbel_softmax_hard(alphas: torch.Tensor, tau: float, noise: torch.Tensor) -
     """GDAS' straight-through Gumbel-softmax: per edge, ``probs = softmax((log_softmax(alphas) + noise) / tau)``,
     ``index = argmax(probs)``; the weights are one-hot in value with the gradient of ``probs``."""
     if not tau > 0:
-        raise ValueError(f"Gumbel-softmax temperature must be > 0, got {tau!r}")
+        raise UserError(f"Gumbel-softmax temperature must be > 0, got {tau!r}")
     logits = (torch.log_softmax(alphas, dim=-1) + noise.to(alphas.device)) / tau
     probs = torch.softmax(logits, dim=-1)
     index = probs.detach().argmax(dim=-1, keepdim=True)

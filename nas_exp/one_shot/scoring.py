@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.batches import Batch
 from nas_exp.one_shot.settings import BN_MODES
 
@@ -57,7 +58,7 @@ def _accuracy(model: nn.Module, path: Sequence[int], batches: Iterable[Batch]) -
         correct += int((model(images, path=path).argmax(dim=1) == labels).sum().item())
         seen += len(labels)
     if seen == 0:
-        raise ValueError("no valid batches to score on")
+        raise UserError("no valid batches to score on")
     return 100.0 * correct / seen
 
 
@@ -67,7 +68,7 @@ def oneshot_accuracy(model: nn.Module, path: Sequence[int], batches: Iterable[Ba
     """Top-1 accuracy (%) of ``model(x, path=path)`` on ``batches``; the model's modes, BN statistics and
     momenta are as before afterwards."""
     if bn_mode not in BN_MODES:
-        raise ValueError(f"unknown bn_mode {bn_mode!r}; valid: {', '.join(BN_MODES)}")
+        raise UserError(f"unknown bn_mode {bn_mode!r}; valid: {', '.join(BN_MODES)}")
     with evaluation_modes(model) as norms, saved_bn_buffers(norms):
         if bn_mode == "train":
             for bn in norms:  # each batch normalized with its own statistics
@@ -82,7 +83,7 @@ def oneshot_accuracy(model: nn.Module, path: Sequence[int], batches: Iterable[Ba
             model(images, path=path)
             n += 1
         if n == 0:
-            raise ValueError("bn_mode=recalibrate needs at least one recalibration batch")
+            raise UserError("bn_mode=recalibrate needs at least one recalibration batch")
         for bn in norms:
             bn.eval()
         return _accuracy(model, path, batches)

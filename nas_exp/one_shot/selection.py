@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 
+from nas_exp.errors import UserError
 from nas_exp.one_shot.records import Scored
 from nas_exp.search_spaces.nb201 import Arch
 
@@ -15,7 +16,7 @@ def rank_cells(cells: Iterable[Arch], score: Callable[[Arch], float]) -> list[Sc
     """Each distinct cell scored once, best first (ties keep the given order)."""
     scored = [Scored(arch, score(arch)) for arch in dict.fromkeys(cells)]
     if not scored:
-        raise ValueError("no candidate cells to rank")
+        raise UserError("no candidate cells to rank")
     return sorted(scored, key=lambda s: -s.oneshot_valid_acc)
 
 
@@ -25,7 +26,7 @@ def retrain_top(ranked: list[Scored], k: int, retrain: Retrain | None) -> list[S
     if k == 0:
         return ranked
     if retrain is None:
-        raise ValueError("retrain_top_k > 0 needs a train-mode evaluator to retrain with")
+        raise UserError("retrain_top_k > 0 needs a train-mode evaluator to retrain with")
     top = [dataclasses.replace(s, retrained_valid_acc=float(retrain(s.arch))) for s in ranked[:k]]
     top.sort(key=lambda s: -s.retrained_valid_acc)  # type: ignore[operator]
     return top + ranked[k:]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 
 BN_MODES = ("train", "recalibrate")
 DROP_PATH_SCHEDULES = ("constant", "linear")
@@ -70,24 +71,24 @@ class OneShotSettings:
         for name in ("steps_per_epoch", "eval_batches"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
-                raise ValueError(f"optimizer.{name} must be null or an int >= 1, got {value!r}")
+                raise UserError(f"optimizer.{name} must be null or an int >= 1, got {value!r}")
         for name in ("learning_rate", "min_learning_rate", "momentum", "weight_decay"):
             value = getattr(self, name)
             if not _is_number(value) or value < 0:
-                raise ValueError(f"optimizer.{name} must be a number >= 0, got {value!r}")
+                raise UserError(f"optimizer.{name} must be a number >= 0, got {value!r}")
         if not self.learning_rate > 0:
-            raise ValueError(f"optimizer.learning_rate must be > 0, got {self.learning_rate!r}")
+            raise UserError(f"optimizer.learning_rate must be > 0, got {self.learning_rate!r}")
         if self.grad_clip is not None and (not _is_number(self.grad_clip) or self.grad_clip <= 0):
-            raise ValueError(f"optimizer.grad_clip must be null or a number > 0, got {self.grad_clip!r}")
+            raise UserError(f"optimizer.grad_clip must be null or a number > 0, got {self.grad_clip!r}")
         if not _is_number(self.drop_path_prob) or not 0 <= self.drop_path_prob < 1:
-            raise ValueError(f"optimizer.drop_path_prob must be in [0, 1), got {self.drop_path_prob!r}")
+            raise UserError(f"optimizer.drop_path_prob must be in [0, 1), got {self.drop_path_prob!r}")
         if self.drop_path_schedule not in DROP_PATH_SCHEDULES:
-            raise ValueError(f"optimizer.drop_path_schedule must be one of {', '.join(DROP_PATH_SCHEDULES)}, "
+            raise UserError(f"optimizer.drop_path_schedule must be one of {', '.join(DROP_PATH_SCHEDULES)}, "
                              f"got {self.drop_path_schedule!r}")
         if self.bn_mode not in BN_MODES:
-            raise ValueError(f"optimizer.bn_mode must be one of {', '.join(BN_MODES)}, got {self.bn_mode!r}")
+            raise UserError(f"optimizer.bn_mode must be one of {', '.join(BN_MODES)}, got {self.bn_mode!r}")
         if self.nesterov and self.momentum <= 0:
-            raise ValueError("optimizer.nesterov needs optimizer.momentum > 0")
+            raise UserError("optimizer.nesterov needs optimizer.momentum > 0")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> OneShotSettings:
@@ -95,7 +96,7 @@ class OneShotSettings:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(names))
         if unknown:
-            raise ValueError(f"unknown one-shot setting(s) {', '.join(unknown)}; valid: {', '.join(names)} "
+            raise UserError(f"unknown one-shot setting(s) {', '.join(unknown)}; valid: {', '.join(names)} "
                              "(plus the optimizer's own)")
         return cls(**dict(values))
 

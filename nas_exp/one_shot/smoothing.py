@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from nas_exp.errors import UserError
+
 
 def uniform_noise(shape: tuple[int, ...], epsilon: float, rng: np.random.Generator) -> torch.Tensor:
     """Noise uniform in [-epsilon, epsilon]."""
     if not epsilon >= 0:
-        raise ValueError(f"smoothing epsilon must be >= 0, got {epsilon!r}")
+        raise UserError(f"smoothing epsilon must be >= 0, got {epsilon!r}")
     return torch.from_numpy(rng.uniform(-epsilon, epsilon, size=shape)).float()
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.models.network import check_macro, macro_cells, stem
 from nas_exp.one_shot.drop_path import check_prob
 from nas_exp.one_shot.mixed_op import MixedOp
@@ -83,8 +84,8 @@ class NB201SuperNet(nn.Module):
 def check_choice(weights: torch.Tensor | None, path: Sequence[int] | None) -> None:
     """One-line errors for a malformed architecture argument."""
     if weights is None and path is None:
-        raise ValueError("the supernet needs architecture weights (6, 5), a path of 6 op indices, or both")
+        raise UserError("the supernet needs architecture weights (6, 5), a path of 6 op indices, or both")
     if weights is not None and tuple(weights.shape) != ARCH_SHAPE:
-        raise ValueError(f"architecture weights must have shape {ARCH_SHAPE}, got {tuple(weights.shape)}")
+        raise UserError(f"architecture weights must have shape {ARCH_SHAPE}, got {tuple(weights.shape)}")
     if path is not None and len(path) != N_EDGES:
-        raise ValueError(f"a path needs {N_EDGES} op indices (one per edge), got {len(path)}")
+        raise UserError(f"a path needs {N_EDGES} op indices (one per edge), got {len(path)}")

@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from nas_exp.errors import UserError
 from nas_exp.trajectory import TrajectoryWriter
 
 
@@ -34,7 +35,7 @@ def read_one_shot_trajectory(path: Path) -> list[OneShotRow]:
         reader = csv.reader(handle)
         header = tuple(next(reader))
         if header != ONE_SHOT_COLUMNS:
-            raise ValueError(f"{path}: columns {', '.join(header)} are not a one-shot trajectory's "
+            raise UserError(f"{path}: columns {', '.join(header)} are not a one-shot trajectory's "
                              f"{', '.join(ONE_SHOT_COLUMNS)}")
         return [OneShotRow(int(c[0]), c[1], _float(c[2]), float(c[3]), float(c[4]), float(c[5]), _float(c[6]))
                 for c in reader]

@@ -26,6 +26,8 @@ class Optimizer(ABC):
     max_budget: float | None = None  # multi-fidelity: the top budget (epochs); None = every trial is full
     resumes_training: bool = False  # continues a cell's training from its checkpoint at a higher budget
     multi_objective: bool = False  # accepts a list of losses in tell (one per objective)
+    takes_objectives: bool = False  # its constructor takes ``objectives`` (the objective names)
+    uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
                  max_trials: int | None = None) -> None:
@@ -33,6 +35,10 @@ class Optimizer(ABC):
         self.seed = seed
         self.output_dir = output_dir
         self.max_trials = max_trials
+
+    def budgets(self) -> list[int]:
+        """The budgets (epochs) a multi-fidelity optimizer asks for (``uses_budgets``); none otherwise."""
+        return []
 
     @abstractmethod
     def ask(self) -> Trial: ...

@@ -13,6 +13,8 @@ import numpy as np
 from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
 from smac.acquisition.maximizer.abstract_acquisition_maximizer import AbstractAcquisitionMaximizer
 
+from nas_exp.errors import UserError
+
 MAX_CONFIGS = 1_000_000
 
 
@@ -47,7 +49,7 @@ def enumerate_configs(configspace: ConfigurationSpace) -> list[Configuration]:
     """Every configuration of a finite space of categorical/ordinal hyperparameters without conditions."""
     names, choices, problem = _choices(configspace)
     if problem is not None:
-        raise ValueError(problem)
+        raise UserError(problem)
     return [Configuration(configspace, values=dict(zip(names, values))) for values in itertools.product(*choices)]
 
 

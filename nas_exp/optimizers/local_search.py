@@ -9,6 +9,7 @@ import copy
 import numpy as np
 from ConfigSpace import Configuration
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.config_moves import neighbors, sample
 
@@ -21,7 +22,7 @@ class LocalSearch(Optimizer):
     def __init__(self, *args, improvement: str = "best", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if improvement not in STRATEGIES:
-            raise ValueError(f"unknown optimizer.improvement {improvement!r}; valid: {', '.join(STRATEGIES)}")
+            raise UserError(f"unknown optimizer.improvement {improvement!r}; valid: {', '.join(STRATEGIES)}")
         self.improvement = improvement
         self._space = copy.deepcopy(self.configspace)
         self._rng = np.random.default_rng(self.seed)

@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.config_moves import mutate, sample
 
@@ -21,9 +22,9 @@ class RegularizedEvolution(Optimizer):
     def __init__(self, *args, population_size: int = 10, sample_size: int = 3, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not (isinstance(population_size, int) and population_size >= 1):
-            raise ValueError(f"optimizer.population_size must be a positive int, got {population_size!r}")
+            raise UserError(f"optimizer.population_size must be a positive int, got {population_size!r}")
         if not (isinstance(sample_size, int) and 1 <= sample_size <= population_size):
-            raise ValueError(f"optimizer.sample_size must be an int in 1..population_size ({population_size}), "
+            raise UserError(f"optimizer.sample_size must be an int in 1..population_size ({population_size}), "
                              f"got {sample_size!r}")
         self.population_size, self.sample_size = population_size, sample_size
         self._space = copy.deepcopy(self.configspace)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from ConfigSpace import CategoricalHyperparameter, Configuration
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 
 
@@ -21,13 +22,13 @@ class Reinforce(Optimizer):
                  adam_betas: tuple[float, float] = (0.9, 0.999), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not learning_rate > 0:
-            raise ValueError(f"optimizer.learning_rate must be > 0, got {learning_rate!r}")
+            raise UserError(f"optimizer.learning_rate must be > 0, got {learning_rate!r}")
         if not 0 <= baseline_momentum < 1:
-            raise ValueError(f"optimizer.baseline_momentum must be in [0, 1), got {baseline_momentum!r}")
+            raise UserError(f"optimizer.baseline_momentum must be in [0, 1), got {baseline_momentum!r}")
         self.hyperparameters = list(self.configspace.values())
         for hp in self.hyperparameters:
             if not isinstance(hp, CategoricalHyperparameter):
-                raise ValueError(f"REINFORCE needs categorical hyperparameters; {hp.name!r} is "
+                raise UserError(f"REINFORCE needs categorical hyperparameters; {hp.name!r} is "
                                  f"{type(hp).__name__}: use another optimizer for this space")
         self.learning_rate, self.momentum = learning_rate, baseline_momentum
         self.beta1, self.beta2 = adam_betas

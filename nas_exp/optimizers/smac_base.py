@@ -16,6 +16,7 @@ from smac import Scenario
 from smac.model.random_forest import RandomForest
 from smac.runhistory.dataclasses import TrialValue
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
 
@@ -25,7 +26,7 @@ ACQUISITION_MAXIMIZERS = ("auto", "exhaustive", "local_search")
 
 def check_acquisition(acquisition: str) -> str:
     if acquisition not in ACQUISITION_MAXIMIZERS:
-        raise ValueError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
+        raise UserError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
     return acquisition
 
 

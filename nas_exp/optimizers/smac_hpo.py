@@ -6,6 +6,7 @@ from __future__ import annotations
 from smac import HyperparameterOptimizationFacade
 from smac.multi_objective.parego import ParEGO
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, initial_design,
                                           random_forest)
 
@@ -13,6 +14,7 @@ MULTI_OBJECTIVE = ("parego",)
 
 
 class SMACOptimizer(SMACAskTell):
+    takes_objectives = True  # one objective, or several with ParEGO (multi_objective is set from them)
     name = "smac"
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
@@ -24,7 +26,7 @@ class SMACOptimizer(SMACAskTell):
         self.multi_objective = len(objectives) > 1
         check_acquisition(acquisition)
         if multi_objective not in MULTI_OBJECTIVE:
-            raise ValueError(f"unknown optimizer.multi_objective {multi_objective!r}; valid: {', '.join(MULTI_OBJECTIVE)}")
+            raise UserError(f"unknown optimizer.multi_objective {multi_objective!r}; valid: {', '.join(MULTI_OBJECTIVE)}")
         scenario = self.scenario(objectives=objectives if self.multi_objective else "cost")
         facade = HyperparameterOptimizationFacade
         model = random_forest(scenario, n_trees=n_trees, n_jobs=rf_n_jobs, max_leaf_nodes=rf_max_leaf_nodes)

@@ -8,6 +8,7 @@ import math
 
 from smac import HyperbandFacade, MultiFidelityFacade
 
+from nas_exp.errors import UserError
 from nas_exp.optimizers.smac_base import SMACAskTell, acquisition_maximizer, check_acquisition, random_forest
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
@@ -19,16 +20,18 @@ class SMACMultiFidelity(SMACAskTell):
     training and decide the incumbent. This optimizer does not resume training: a cell promoted from 22 to 67
     epochs is trained (and charged) from scratch, as SMAC's Hyperband does."""
 
+    uses_budgets = True
+
     def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
                  eta: float = 3, acquisition: str = "auto", n_trees: int = 10,
                  rf_max_leaf_nodes: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if kind not in FACADES:
-            raise ValueError(f"unknown multi-fidelity optimizer kind {kind!r}; valid: {', '.join(FACADES)}")
+            raise UserError(f"unknown multi-fidelity optimizer kind {kind!r}; valid: {', '.join(FACADES)}")
         if not 0 < min_budget < max_budget:
-            raise ValueError(f"optimizer.min_budget must be in (0, max_budget={max_budget}), got {min_budget!r}")
+            raise UserError(f"optimizer.min_budget must be in (0, max_budget={max_budget}), got {min_budget!r}")
         if not eta > 1:
-            raise ValueError(f"optimizer.eta must be > 1, got {eta!r}")
+            raise UserError(f"optimizer.eta must be > 1, got {eta!r}")
         self.name, self.max_budget, self.min_budget, self.eta = kind, float(max_budget), float(min_budget), eta
         scenario = self.scenario(min_budget=min_budget, max_budget=max_budget)
         check_acquisition(acquisition)

@@ -20,13 +20,15 @@ from typing import Any
 
 from ConfigSpace import Configuration, ConfigurationSpace
 
+from nas_exp.errors import UserError
+
 TABULAR = "tabular"
 NETWORK = "network"
 CELL_DAG = "cell_dag"
 FINITE = "finite"
 
 
-class CapabilityError(ValueError):
+class CapabilityError(UserError):
     """A space asked for something its capabilities do not include (reported as one line)."""
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -65,7 +66,7 @@ def _code_to_index() -> np.ndarray:
 
 def _check_op(op: Any, where: str) -> str:
     if op not in _OP_POSITION:
-        raise ValueError(f"unknown op {op!r} on {where}; valid ops: {', '.join(OPS)}")
+        raise UserError(f"unknown op {op!r} on {where}; valid ops: {', '.join(OPS)}")
     return op
 
 
@@ -77,7 +78,7 @@ class Arch(tuple):
     def __new__(cls, ops: Iterable[str]) -> Arch:
         ops = tuple(ops)
         if len(ops) != N_EDGES:
-            raise ValueError(f"an NB201 cell has {N_EDGES} edges, got {len(ops)} ops: {ops!r}")
+            raise UserError(f"an NB201 cell has {N_EDGES} edges, got {len(ops)} ops: {ops!r}")
         for op, name in zip(ops, EDGE_NAMES):
             _check_op(op, name)
         return super().__new__(cls, ops)
@@ -90,28 +91,28 @@ class Arch(tuple):
     def from_str(cls, arch_str: str) -> Arch:
         """Parse ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
         if not isinstance(arch_str, str):
-            raise ValueError(f"an NB201 arch string must be a str, got {type(arch_str).__name__}")
+            raise UserError(f"an NB201 arch string must be a str, got {type(arch_str).__name__}")
         nodes = arch_str.split("+")
         if len(nodes) != 3:
-            raise ValueError(
+            raise UserError(
                 f"malformed NB201 arch string {arch_str!r}: expected 3 nodes joined by '+', got {len(nodes)}"
             )
         ops: list[str] = []
         for to_node, node in enumerate(nodes, start=1):
             if len(node) < 2 or not (node.startswith("|") and node.endswith("|")):
-                raise ValueError(f"malformed NB201 arch string {arch_str!r}: node {to_node} part {node!r} "
+                raise UserError(f"malformed NB201 arch string {arch_str!r}: node {to_node} part {node!r} "
                                  "must start and end with '|'")
             inputs = node[1:-1].split("|")
             if len(inputs) != to_node:
-                raise ValueError(f"malformed NB201 arch string {arch_str!r}: node {to_node} needs {to_node} "
+                raise UserError(f"malformed NB201 arch string {arch_str!r}: node {to_node} needs {to_node} "
                                  f"inputs, got {len(inputs)} in {node!r}")
             for from_node, item in enumerate(inputs):
                 match = _NODE_RE.match(item)
                 if match is None:
-                    raise ValueError(f"malformed NB201 arch string {arch_str!r}: edge {item!r} is not 'op~node'")
+                    raise UserError(f"malformed NB201 arch string {arch_str!r}: edge {item!r} is not 'op~node'")
                 op, source = match.group(1), int(match.group(2))
                 if source != from_node:
-                    raise ValueError(f"malformed NB201 arch string {arch_str!r}: edge {item!r} of node {to_node} "
+                    raise UserError(f"malformed NB201 arch string {arch_str!r}: edge {item!r} of node {to_node} "
                                      f"must come from node {from_node}, not {source}")
                 ops.append(_check_op(op, f"edge_{to_node}_{from_node} in {arch_str!r}"))
         return cls(ops)
@@ -129,10 +130,10 @@ class Arch(tuple):
     @classmethod
     def from_op_indices(cls, indices: Sequence[int]) -> Arch:
         if len(indices) != N_EDGES:
-            raise ValueError(f"an NB201 cell has {N_EDGES} edges, got {len(indices)} op indices: {list(indices)!r}")
+            raise UserError(f"an NB201 cell has {N_EDGES} edges, got {len(indices)} op indices: {list(indices)!r}")
         for i, name in zip(indices, EDGE_NAMES):
             if not (isinstance(i, (int, np.integer)) and 0 <= i < len(OPS)):
-                raise ValueError(f"op index {i!r} on {name} is out of range 0..{len(OPS) - 1}")
+                raise UserError(f"op index {i!r} on {name} is out of range 0..{len(OPS) - 1}")
         return cls(OPS[i] for i in indices)
 
     @property
@@ -146,7 +147,7 @@ class Arch(tuple):
     @classmethod
     def from_code(cls, code: int) -> Arch:
         if not (isinstance(code, (int, np.integer)) and 0 <= code < N_CELLS):
-            raise ValueError(f"NB201 code {code!r} is out of range 0..{N_CELLS - 1}")
+            raise UserError(f"NB201 code {code!r} is out of range 0..{N_CELLS - 1}")
         return cls.from_op_indices(code_to_op_indices(int(code)))
 
     @property
@@ -157,7 +158,7 @@ class Arch(tuple):
     @classmethod
     def from_index(cls, index: int) -> Arch:
         if not (isinstance(index, (int, np.integer)) and 0 <= index < N_CELLS):
-            raise ValueError(f"NB201 index {index!r} is out of range 0..{N_CELLS - 1}")
+            raise UserError(f"NB201 index {index!r} is out of range 0..{N_CELLS - 1}")
         return cls.from_code(int(_index_to_code()[index]))
 
     # -- NASLib ----------------------------------------------------------------------------------------------
@@ -168,11 +169,11 @@ class Arch(tuple):
     @classmethod
     def from_naslib(cls, op_indices: Sequence[int]) -> Arch:
         if len(op_indices) != N_EDGES:
-            raise ValueError(f"NASLib op_indices need {N_EDGES} entries, got {len(op_indices)}: {list(op_indices)!r}")
+            raise UserError(f"NASLib op_indices need {N_EDGES} entries, got {len(op_indices)}: {list(op_indices)!r}")
         ops: list[str] = [""] * N_EDGES
         for k, (i, pos) in enumerate(zip(op_indices, NASLIB_EDGE_POSITION)):
             if not (isinstance(i, (int, np.integer)) and 0 <= i < len(NASLIB_OPS)):
-                raise ValueError(f"NASLib op index {i!r} at position {k} is out of range 0..{len(NASLIB_OPS) - 1}")
+                raise UserError(f"NASLib op index {i!r} at position {k} is out of range 0..{len(NASLIB_OPS) - 1}")
             ops[pos] = NASLIB_OPS[i]
         return cls(ops)
 
@@ -213,7 +214,7 @@ class NB201Space(SearchSpace):
         values = dict(config)
         missing = [name for name in EDGE_NAMES if name not in values]
         if missing:
-            raise ValueError(f"configuration lacks NB201 edge(s) {', '.join(missing)}; it has {sorted(values)}")
+            raise UserError(f"configuration lacks NB201 edge(s) {', '.join(missing)}; it has {sorted(values)}")
         return Arch(values[name] for name in EDGE_NAMES)
 
     def key(self, arch: Arch) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 from ConfigSpace import Configuration, Float
 
+from nas_exp.errors import UserError
+from nas_exp.search_spaces.base import FINITE, NETWORK, TABULAR
 from nas_exp.search_spaces.nb201 import EDGE_NAMES, Arch, NB201Space
 
 # name -> (low, high, default): NB201's recipe as the default.
@@ -29,6 +31,8 @@ class NB201HPOSpace(NB201Space):
     ``len``, ``sample``, ``neighbors`` and ``mutate`` still count and move cells (architectures) only."""
 
     name = "nb201_hpo"
+    # no CELL_DAG: a one-shot supernet would ignore the training hyperparameters
+    capabilities = frozenset({TABULAR, NETWORK, FINITE})
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed=seed)
@@ -42,7 +46,7 @@ class NB201HPOSpace(NB201Space):
         values: dict[str, Any] = {name: default for name, (_, _, default) in HYPERPARAMETERS.items()}
         unknown = sorted(set(hyperparameters or {}) - set(HYPERPARAMETERS))
         if unknown:
-            raise ValueError(f"unknown hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(HYPERPARAMETERS)}")
+            raise UserError(f"unknown hyperparameter(s) {', '.join(unknown)}; valid: {', '.join(HYPERPARAMETERS)}")
         values.update({name: float(value) for name, value in (hyperparameters or {}).items()})
         values.update(zip(EDGE_NAMES, arch))
         return Configuration(self.configspace, values=values)
@@ -52,5 +56,5 @@ class NB201HPOSpace(NB201Space):
         values = dict(config)
         missing = [name for name in HYPERPARAMETERS if name not in values]
         if missing:
-            raise ValueError(f"configuration lacks hyperparameter(s) {', '.join(missing)}; it has {sorted(values)}")
+            raise UserError(f"configuration lacks hyperparameter(s) {', '.join(missing)}; it has {sorted(values)}")
         return {name: float(values[name]) for name in HYPERPARAMETERS}

@@ -7,17 +7,19 @@ from collections.abc import Iterator
 
 import torch
 
+from nas_exp.errors import UserError
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str) -> torch.device:
     """``auto``: CUDA when available, else CPU. Asking for ``cuda`` without one is an error, not a silent CPU run."""
     if name not in DEVICE_CHOICES and not str(name).startswith("cuda:"):
-        raise ValueError(f"unknown device {name!r}; valid: {', '.join(DEVICE_CHOICES)} (or cuda:N)")
+        raise UserError(f"unknown device {name!r}; valid: {', '.join(DEVICE_CHOICES)} (or cuda:N)")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but torch sees no CUDA GPU; use device=cpu or auto")
+        raise UserError(f"device {name!r} requested but torch sees no CUDA GPU; use device=cpu or auto")
     return torch.device(name)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas_exp.checks import require_int
+from nas_exp.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,13 @@ class TrainRecipe:
         for name in ("learning_rate", "min_learning_rate", "momentum", "weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"recipe.{name} must be a number >= 0, got {value!r}")
+                raise UserError(f"recipe.{name} must be a number >= 0, got {value!r}")
         if self.learning_rate <= 0:
-            raise ValueError(f"recipe.learning_rate must be > 0, got {self.learning_rate!r}")
+            raise UserError(f"recipe.learning_rate must be > 0, got {self.learning_rate!r}")
         if self.nesterov and self.momentum <= 0:
-            raise ValueError("recipe.nesterov needs recipe.momentum > 0")
+            raise UserError("recipe.nesterov needs recipe.momentum > 0")
         if self.crop_padding is not None and (not isinstance(self.crop_padding, int) or self.crop_padding < 0):
-            raise ValueError(f"recipe.crop_padding must be null or an int >= 0, got {self.crop_padding!r}")
+            raise UserError(f"recipe.crop_padding must be null or an int >= 0, got {self.crop_padding!r}")
 
     def updated(self, values: Mapping[str, Any] | None) -> TrainRecipe:
         """A copy with ``values`` replacing fields (e.g. a search's learning_rate and weight_decay)."""
@@ -56,7 +57,7 @@ class TrainRecipe:
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             valid = ", ".join(f.name for f in dataclasses.fields(self))
-            raise ValueError(f"unknown training recipe key(s) {', '.join(unknown)}; valid: {valid}")
+            raise UserError(f"unknown training recipe key(s) {', '.join(unknown)}; valid: {valid}")
         return dataclasses.replace(self, **dict(values))
 
     def as_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas_exp.errors import UserError
 from nas_exp.training.augment import normalize, random_crop_flip
 from nas_exp.training.checkpoint import load_checkpoint, save_checkpoint
 from nas_exp.training.device import autocast, cudnn_autotune, memory_format
@@ -82,7 +83,7 @@ class Trainer:
         """Train until ``epochs`` epochs of the recipe's schedule are done (resuming from the checkpoint if there
         is one), saving a checkpoint after each epoch and then calling ``on_epoch_end``."""
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 0 <= epochs <= self.recipe.epochs:
-            raise ValueError(f"epochs must be an int in 0..{self.recipe.epochs} (the schedule's length), "
+            raise UserError(f"epochs must be an int in 0..{self.recipe.epochs} (the schedule's length), "
                              f"got {epochs!r}")
         resumed_from = self.resume(up_to=epochs)
         with cudnn_autotune(self.device):
@@ -151,7 +152,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["key"] != self.checkpoint_key:
-            raise ValueError(f"checkpoint {self.checkpoint} belongs to another training (key {state['key']!r}, "
+            raise UserError(f"checkpoint {self.checkpoint} belongs to another training (key {state['key']!r}, "
                              f"expected {self.checkpoint_key!r}); delete it or use another checkpoint_dir")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])

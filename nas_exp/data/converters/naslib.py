@@ -29,6 +29,7 @@ import numpy as np
 from nas_exp.data.converters.nb201_pth import TableBuilder, arch_index, finish, per_epoch
 from nas_exp.benchmarks.nb201_sources import DATASETS
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import UserError
 
 # NASLib's file names (get_dataset_api.py) -> the dataset key inside
 FILES: dict[str, str] = {
@@ -44,9 +45,9 @@ def _load(path: Path) -> Mapping[str, Any]:
         with open(path, "rb") as handle:
             data = pickle.load(handle)
     except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as err:
-        raise ValueError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from None
     if not isinstance(data, Mapping) or not data:
-        raise ValueError(f"{path}: holds a {type(data).__name__}, expected NASLib's {{arch string: results}} dict")
+        raise UserError(f"{path}: holds a {type(data).__name__}, expected NASLib's {{arch string: results}} dict")
     return data
 
 
@@ -75,7 +76,7 @@ def _cell(record: Mapping[str, Any]) -> dict[str, float]:
 def _n_epochs(record: Mapping[str, Any], where: str) -> int:
     curve = record.get("train_acc1es", record.get("eval_acc1es"))
     if curve is None or len(curve) == 0:
-        raise ValueError(f"{where}: has no 'train_acc1es' / 'eval_acc1es' curve")
+        raise UserError(f"{where}: has no 'train_acc1es' / 'eval_acc1es' curve")
     return len(curve)
 
 
@@ -86,28 +87,28 @@ def _add_file(builders: dict[str, TableBuilder], path: Path, done: dict[str, Pat
         try:
             index = arch_index(arch_str)
         except ValueError as err:
-            raise ValueError(f"{path}: key {arch_str!r} is not an NB201 arch: {err}") from None
+            raise UserError(f"{path}: key {arch_str!r} is not an NB201 arch: {err}") from None
         if not isinstance(per_dataset, Mapping):
-            raise ValueError(f"{path}: {arch_str}: holds a {type(per_dataset).__name__}, expected {{dataset: results}}")
+            raise UserError(f"{path}: {arch_str}: holds a {type(per_dataset).__name__}, expected {{dataset: results}}")
         for dataset, record in per_dataset.items():
             where = f"{path}: {arch_str} {dataset}"
             if dataset in done:
-                raise ValueError(f"{where}: dataset {dataset!r} was already read from {done[dataset]}")
+                raise UserError(f"{where}: dataset {dataset!r} was already read from {done[dataset]}")
             if dataset not in DATASETS:
-                raise ValueError(f"{where}: unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+                raise UserError(f"{where}: unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
             if not isinstance(record, Mapping):
-                raise ValueError(f"{where}: holds a {type(record).__name__}, expected a dict of curves")
+                raise UserError(f"{where}: holds a {type(record).__name__}, expected a dict of curves")
             n_epochs = _n_epochs(record, where)
             if dataset not in builders:
                 builders[dataset] = TableBuilder(dataset, n_epochs, n_slots=1)
             builder = builders[dataset]
             if n_epochs != builder.n_epochs:
-                raise ValueError(f"{where}: has {n_epochs} epochs, other cells {builder.n_epochs}")
+                raise UserError(f"{where}: has {n_epochs} epochs, other cells {builder.n_epochs}")
             try:
                 builder.set_run(index, 0, _series(record, n_epochs))
                 builder.set_cell(index, _cell(record))
             except (TypeError, ValueError, AttributeError) as err:
-                raise ValueError(f"{where}: malformed results ({err})") from None
+                raise UserError(f"{where}: malformed results ({err})") from None
             seen.add(dataset)
     done.update({dataset: path for dataset in seen})
 
@@ -116,7 +117,7 @@ def convert_naslib(paths: Iterable[Path | str]) -> list[DatasetTable]:
     """The NB201 results of NASLib's pickles (any subset of the three files), one table per dataset."""
     paths = [Path(p) for p in paths]
     if not paths:
-        raise ValueError(f"no NASLib files given; expected some of {', '.join(FILES)}")
+        raise UserError(f"no NASLib files given; expected some of {', '.join(FILES)}")
     builders: dict[str, TableBuilder] = {}
     done: dict[str, Path] = {}
     for path in paths:

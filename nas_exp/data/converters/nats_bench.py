@@ -27,6 +27,7 @@ from typing import Any
 
 from nas_exp.data.converters.nb201_pth import TableBuilder, add_arch_results, check_meta_archs, finish
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import N_CELLS
 
 HP = "200"  # the full 200-epoch training of NATS-tss (hp "12" is the short schedule)
@@ -39,7 +40,7 @@ def load_pbz2(path: Path) -> Any:
     try:
         return pickle.loads(bz2.decompress(path.read_bytes()))
     except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError) as err:
-        raise ValueError(f"{path}: not a readable NATS-Bench .pickle.pbz2 file ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: not a readable NATS-Bench .pickle.pbz2 file ({type(err).__name__}: {err})") from None
 
 
 def arch_files(directory: Path) -> list[Path]:
@@ -49,7 +50,7 @@ def arch_files(directory: Path) -> list[Path]:
     for index in range(N_CELLS):
         name = next((n for n in (f"{index:06d}{PICKLE_EXT}", f"{index}{PICKLE_EXT}") if n in names), None)
         if name is None:
-            raise ValueError(f"{directory}: no file for arch {index} ({index:06d}{PICKLE_EXT} or {index}{PICKLE_EXT});"
+            raise UserError(f"{directory}: no file for arch {index} ({index:06d}{PICKLE_EXT} or {index}{PICKLE_EXT});"
                              " the archive is incomplete: extract NATS-tss-v1_0-3ffb9-simple.tar again")
         files.append(directory / name)
     return files
@@ -58,7 +59,7 @@ def arch_files(directory: Path) -> list[Path]:
 def _hp_state(infos: Any, hp: str, where: str) -> Any:
     if not isinstance(infos, Mapping) or hp not in infos:
         found = sorted(infos) if isinstance(infos, Mapping) else type(infos).__name__
-        raise ValueError(f"{where}: no results for hp={hp!r} (found {found})")
+        raise UserError(f"{where}: no results for hp={hp!r} (found {found})")
     return infos[hp]
 
 
@@ -83,27 +84,27 @@ def _load_via_package(path: Path, hp: str, package: Any) -> Any:
     try:
         infos = package.api_utils.pickle_load(str(path))
     except Exception as err:  # bz2 / pickle raise many types for a damaged file
-        raise ValueError(f"{path}: not a readable NATS-Bench file ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: not a readable NATS-Bench file ({type(err).__name__}: {err})") from None
     state = _hp_state(infos, hp, str(path))
     try:
         results = package.ArchResults.create_from_state_dict(state)
     except (ValueError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: nats_bench cannot read the hp={hp!r} results ({err})") from None
+        raise UserError(f"{path}: nats_bench cannot read the hp={hp!r} results ({err})") from None
     return results.state_dict()
 
 
 def _convert_archive(directory: Path, hp: str, use_package: bool | None) -> list[DatasetTable]:
     meta_path = directory / META_FILE
     if not meta_path.is_file():
-        raise ValueError(f"{directory}: no {META_FILE}; not a NATS-tss archive directory")
+        raise UserError(f"{directory}: no {META_FILE}; not a NATS-tss archive directory")
     meta = load_pbz2(meta_path)
     if not isinstance(meta, Mapping) or "meta_archs" not in meta:
-        raise ValueError(f"{meta_path}: lacks 'meta_archs'; not a NATS-Bench meta file")
+        raise UserError(f"{meta_path}: lacks 'meta_archs'; not a NATS-Bench meta file")
     meta_archs = meta["meta_archs"]
     check_meta_archs(meta_archs, meta_path)
     package = _nats_package() if use_package in (None, True) else None
     if use_package and package is None:
-        raise ValueError("use_package=True, but the nats_bench package is not installed (pip install nats_bench)")
+        raise UserError("use_package=True, but the nats_bench package is not installed (pip install nats_bench)")
     files = arch_files(directory)
     load = partial(_load_direct, hp=hp) if package is None else partial(_load_via_package, hp=hp, package=package)
     builders: dict[str, TableBuilder] = {}
@@ -116,14 +117,14 @@ def _convert_archive(directory: Path, hp: str, use_package: bool | None) -> list
 def _convert_benchmark_file(path: Path, hp: str) -> list[DatasetTable]:
     data = load_pbz2(path)
     if not isinstance(data, Mapping) or not {"meta_archs", "arch2infos"} <= set(data):
-        raise ValueError(f"{path}: lacks 'meta_archs' / 'arch2infos'; not a NATS-Bench benchmark file")
+        raise UserError(f"{path}: lacks 'meta_archs' / 'arch2infos'; not a NATS-Bench benchmark file")
     meta_archs = data["meta_archs"]
     check_meta_archs(meta_archs, path)
     builders: dict[str, TableBuilder] = {}
     for key, infos in data["arch2infos"].items():
         index = int(key)
         if not 0 <= index < N_CELLS:
-            raise ValueError(f"{path}: 'arch2infos' has index {key!r}, outside 0..{N_CELLS - 1}")
+            raise UserError(f"{path}: 'arch2infos' has index {key!r}, outside 0..{N_CELLS - 1}")
         where = f"{path}: arch {index} hp={hp}"
         add_arch_results(builders, index, _hp_state(infos, hp, where), where, meta_archs[index])
     return finish(builders, path)
@@ -141,4 +142,4 @@ def convert_nats_tss(path: Path | str, hp: str = HP, use_package: bool | None = 
         return _convert_archive(path, str(hp), use_package)
     if path.is_file() and path.name.endswith(PICKLE_EXT):
         return _convert_benchmark_file(path, str(hp))
-    raise ValueError(f"{path}: expected the NATS-tss-v1_0-3ffb9-simple directory or a NATS-tss .pickle.pbz2 file")
+    raise UserError(f"{path}: expected the NATS-tss-v1_0-3ffb9-simple directory or a NATS-tss .pickle.pbz2 file")

@@ -28,6 +28,7 @@ import numpy as np
 
 from nas_exp.benchmarks.nb201_sources import DATASETS
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
 # Which NB201 evaluation set is our "valid" and "test" on each dataset (NB201 API ``get_more_info``):
@@ -48,9 +49,9 @@ _NAN = float("nan")
 def check_meta_archs(meta_archs: Any, source: Path | str) -> None:
     """Raise ValueError unless ``meta_archs`` lists all NB201 cells in official index order."""
     if not isinstance(meta_archs, Sequence) or isinstance(meta_archs, str):
-        raise ValueError(f"{source}: 'meta_archs' is a {type(meta_archs).__name__}, expected a list of arch strings")
+        raise UserError(f"{source}: 'meta_archs' is a {type(meta_archs).__name__}, expected a list of arch strings")
     if len(meta_archs) != N_CELLS:
-        raise ValueError(f"{source}: 'meta_archs' lists {len(meta_archs)} architectures, expected {N_CELLS}")
+        raise UserError(f"{source}: 'meta_archs' lists {len(meta_archs)} architectures, expected {N_CELLS}")
     official = official_arch_strings()
     for i, arch_str in enumerate(meta_archs):
         if arch_str == official[i]:
@@ -58,9 +59,9 @@ def check_meta_archs(meta_archs: Any, source: Path | str) -> None:
         try:
             index = Arch.from_str(arch_str).index
         except ValueError as err:
-            raise ValueError(f"{source}: meta_archs[{i}] is not an NB201 arch: {err}") from None
+            raise UserError(f"{source}: meta_archs[{i}] is not an NB201 arch: {err}") from None
         if index != i:
-            raise ValueError(f"{source}: meta_archs[{i}] is {arch_str!r}, whose NB201 index is {index}, not {i}")
+            raise UserError(f"{source}: meta_archs[{i}] is {arch_str!r}, whose NB201 index is {index}, not {i}")
 
 
 @cache
@@ -168,7 +169,7 @@ class TableBuilder:
 
     def __init__(self, dataset: str, n_epochs: int, n_slots: int = 3) -> None:
         if dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+            raise UserError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
         self.dataset = dataset
         self.n_epochs = n_epochs
         self.used_slots = 0
@@ -213,16 +214,16 @@ class TableBuilder:
 
 def _group_runs(all_results: Any, where: str) -> dict[str, dict[int, Mapping[str, Any]]]:
     if not isinstance(all_results, Mapping):
-        raise ValueError(f"{where}: 'all_results' is a {type(all_results).__name__}, expected a dict")
+        raise UserError(f"{where}: 'all_results' is a {type(all_results).__name__}, expected a dict")
     grouped: dict[str, dict[int, Mapping[str, Any]]] = {}
     for key, run in all_results.items():
         if not (isinstance(key, tuple) and len(key) == 2):
-            raise ValueError(f"{where}: 'all_results' key {key!r} is not a (dataset, seed) pair")
+            raise UserError(f"{where}: 'all_results' key {key!r} is not a (dataset, seed) pair")
         dataset, seed = key
         if dataset not in EVAL_SETS:
-            raise ValueError(f"{where}: unknown dataset {dataset!r} in 'all_results'; valid: {', '.join(DATASETS)}")
+            raise UserError(f"{where}: unknown dataset {dataset!r} in 'all_results'; valid: {', '.join(DATASETS)}")
         if not isinstance(run, Mapping):
-            raise ValueError(f"{where}: result ({dataset!r}, {seed!r}) is a {type(run).__name__}, expected a dict")
+            raise UserError(f"{where}: result ({dataset!r}, {seed!r}) is a {type(run).__name__}, expected a dict")
         grouped.setdefault(dataset, {})[int(seed)] = run
     return grouped
 
@@ -230,7 +231,7 @@ def _group_runs(all_results: Any, where: str) -> dict[str, dict[int, Mapping[str
 def _total_epochs(runs: Mapping[int, Mapping[str, Any]], where: str) -> int:
     totals = {int(run["epochs"]) for run in runs.values() if run.get("epochs") is not None}
     if len(totals) != 1:
-        raise ValueError(f"{where}: runs disagree on (or lack) the total number of epochs: {sorted(totals)}")
+        raise UserError(f"{where}: runs disagree on (or lack) the total number of epochs: {sorted(totals)}")
     return totals.pop()
 
 
@@ -238,10 +239,10 @@ def add_arch_results(builders: dict[str, TableBuilder], index: int, state: Any, 
                      arch_str: str | None = None) -> None:
     """Put one ArchResults state (one cell, one hyper-parameter setting) into ``builders`` (one per dataset)."""
     if not isinstance(state, Mapping):
-        raise ValueError(f"{where}: ArchResults state is a {type(state).__name__}, expected a dict")
+        raise UserError(f"{where}: ArchResults state is a {type(state).__name__}, expected a dict")
     found = state.get("arch_str")
     if arch_str is not None and isinstance(found, str) and found != arch_str:
-        raise ValueError(f"{where}: results are for {found!r}, but meta_archs[{index}] is {arch_str!r}")
+        raise UserError(f"{where}: results are for {found!r}, but meta_archs[{index}] is {arch_str!r}")
     for dataset, runs in _group_runs(state.get("all_results"), where).items():
         run_where = f"{where} {dataset}"
         n_epochs = _total_epochs(runs, run_where)
@@ -249,18 +250,18 @@ def add_arch_results(builders: dict[str, TableBuilder], index: int, state: Any, 
             builders[dataset] = TableBuilder(dataset, n_epochs)
         builder = builders[dataset]
         if builder.n_epochs != n_epochs:
-            raise ValueError(f"{run_where}: trained {n_epochs} epochs, other cells {builder.n_epochs}")
+            raise UserError(f"{run_where}: trained {n_epochs} epochs, other cells {builder.n_epochs}")
         try:
             for slot, seed in enumerate(sorted(runs)):
                 builder.set_run(index, slot, run_series(runs[seed], dataset, n_epochs))
             builder.set_cell(index, cell_values(runs))
         except (TypeError, ValueError, AttributeError) as err:
-            raise ValueError(f"{run_where}: malformed results ({err})") from None
+            raise UserError(f"{run_where}: malformed results ({err})") from None
 
 
 def finish(builders: Mapping[str, TableBuilder], source: Path | str) -> list[DatasetTable]:
     if not builders:
-        raise ValueError(f"{source}: holds no results")
+        raise UserError(f"{source}: holds no results")
     return [builders[d].build() for d in DATASETS if d in builders]
 
 
@@ -269,18 +270,18 @@ def _load_pth(path: Path) -> Mapping[str, Any]:
     try:
         import torch  # heavy, and optional for the project: only when a .pth file is converted
     except ImportError:
-        raise ValueError(f"{path}: reading a .pth file needs PyTorch: pip install torch "
+        raise UserError(f"{path}: reading a .pth file needs PyTorch: pip install torch "
                          "(or install nas-exp with its 'train' extra)") from None
 
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises many types for a damaged file
-        raise ValueError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") from None
+        raise UserError(f"{path}: not a readable torch file ({type(err).__name__}: {err})") from None
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: holds a {type(data).__name__}, expected the NAS-Bench-201 dict")
+        raise UserError(f"{path}: holds a {type(data).__name__}, expected the NAS-Bench-201 dict")
     missing = [k for k in ("meta_archs", "arch2infos") if k not in data]
     if missing:
-        raise ValueError(f"{path}: lacks key(s) {', '.join(missing)}; not a NAS-Bench-201 benchmark file")
+        raise UserError(f"{path}: lacks key(s) {', '.join(missing)}; not a NAS-Bench-201 benchmark file")
     return data
 
 
@@ -292,13 +293,13 @@ def convert_nb201_pth(path: Path | str) -> list[DatasetTable]:
     check_meta_archs(meta_archs, path)
     arch2infos = data["arch2infos"]
     if not isinstance(arch2infos, Mapping):
-        raise ValueError(f"{path}: 'arch2infos' is a {type(arch2infos).__name__}, expected a dict")
+        raise UserError(f"{path}: 'arch2infos' is a {type(arch2infos).__name__}, expected a dict")
     builders: dict[str, TableBuilder] = {}
     for key, infos in arch2infos.items():
         index = int(key)
         if not 0 <= index < N_CELLS:
-            raise ValueError(f"{path}: 'arch2infos' has index {key!r}, outside 0..{N_CELLS - 1}")
+            raise UserError(f"{path}: 'arch2infos' has index {key!r}, outside 0..{N_CELLS - 1}")
         if not isinstance(infos, Mapping) or FULL_KEY not in infos:
-            raise ValueError(f"{path}: arch2infos[{index}] has no {FULL_KEY!r} (200-epoch) results")
+            raise UserError(f"{path}: arch2infos[{index}] has no {FULL_KEY!r} (200-epoch) results")
         add_arch_results(builders, index, infos[FULL_KEY], f"{path}: arch {index}", meta_archs[index])
     return finish(builders, path)

