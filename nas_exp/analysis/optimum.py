@@ -1,51 +1,43 @@
-"""The best value the table holds, and the regret of an incumbent against it."""
+"""The tables behind a sweep's runs, opened on demand through each run's own search space (the space names its
+benchmark), one per (space, source, root): an explicit cache passed where it is needed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from hydra.utils import instantiate
 
-from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
-
-
-@dataclass(frozen=True)
-class Optimum:
-    """Best seed-mean accuracies [%] of the table: validation accuracy on the searched dataset, test accuracy on
-    the reported one (None where the source has no test accuracy)."""
-
-    valid_acc: float
-    test_acc: float | None
-
-    def regret(self, valid_acc: float | None, test_acc: float | None) -> dict[str, float]:
-        """``regret_valid`` / ``regret_test`` in percentage points, each only where both values are known."""
-        found = {}
-        if valid_acc is not None:
-            found["regret_valid"] = self.valid_acc - valid_acc
-        if test_acc is not None and self.test_acc is not None:
-            found["regret_test"] = self.test_acc - test_acc
-        return found
+from nas_exp.search_spaces.base import TABULAR, SearchSpace
 
 
-def table_optimum(bench: NB201Benchmark, search_on: str, report_on: str, epoch: int | None = None) -> Optimum:
-    valid = float(np.nanmax(bench.metric_array(search_on, "valid_acc", epoch)))
-    test = None
-    if bench.has(report_on, "test_acc"):
-        test = float(np.nanmax(bench.metric_array(report_on, "test_acc", epoch)))
-    return Optimum(valid_acc=valid, test_acc=test)
+def run_space(config: dict[str, Any]) -> SearchSpace:
+    """The search space a run searched, rebuilt from its resolved config."""
+    node = dict(config.get("search_space") or {"_target_": "nas_exp.search_spaces.nb201.NB201Space"})
+    return instantiate(node)
 
 
 class Benchmarks:
-    """NB201 benchmarks opened on demand, one per (source, root): an explicit cache passed where it is needed."""
+    """Tabular benchmarks of the runs' spaces, opened once each."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = root  # overrides the runs' own store root when given
-        self._open: dict[tuple[str, str | None], NB201Benchmark] = {}
+        self._open: dict[tuple[str, str | None, str | None], Any] = {}
+        self._spaces: dict[str, SearchSpace] = {}
 
-    def get(self, source: str, root: str | Path | None = None) -> NB201Benchmark:
+    def space(self, config: dict[str, Any]) -> SearchSpace:
+        key = repr(sorted((config.get("search_space") or {}).items()))
+        if key not in self._spaces:
+            self._spaces[key] = run_space(config)
+        return self._spaces[key]
+
+    def get(self, config: dict[str, Any], source: str | None, root: str | Path | None = None) -> Any | None:
+        """The benchmark of the run's space and source (None for a space without a table)."""
+        space = self.space(config)
+        if TABULAR not in space.capabilities:
+            return None
         where = self.root if self.root is not None else root
-        key = (source, None if where is None else str(where))
+        key = (space.name, source, None if where is None else str(where))
         if key not in self._open:
-            self._open[key] = NB201Benchmark(source=source, root=where)
+            self._open[key] = space.tabular_benchmark(source=source, root=where)
         return self._open[key]

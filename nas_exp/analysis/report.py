@@ -10,7 +10,7 @@ import pandas as pd
 from nas_exp.analysis.anytime import AXES, anytime_curves, incumbent_rows, regret_metric
 from nas_exp.analysis.figures import plot_anytime, plot_pareto, plot_search_curves
 from nas_exp.analysis.one_shot_curves import is_one_shot_run, search_curves, table_dataset, table_source
-from nas_exp.analysis.optimum import Benchmarks, Optimum, table_optimum
+from nas_exp.analysis.optimum import Benchmarks
 from nas_exp.analysis.pareto import fronts_frame, non_dominated, table_front
 from nas_exp.analysis.sweep import Run, load_runs, runs_frame
 from nas_exp.analysis.tables import (RESULT_LABELS, display_frame, results_table, to_latex, to_markdown,
@@ -25,11 +25,6 @@ class Report:
     written: list[Path] = field(default_factory=list)
 
 
-def run_optimum(run: Run, benchmarks: Benchmarks) -> Optimum:
-    bench = benchmarks.get(run.info.source, run.info.root)
-    return table_optimum(bench, run.info.search_on, run.info.report_on, run.info.epoch)
-
-
 def write_table(shown: pd.DataFrame, out_dir: Path, stem: str, caption: str) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown, latex = out_dir / f"{stem}.md", out_dir / f"{stem}.tex"
@@ -38,24 +33,22 @@ def write_table(shown: pd.DataFrame, out_dir: Path, stem: str, caption: str) -> 
     return [markdown, latex]
 
 
-def anytime_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
-    """Per dataset, regret vs simulated time and vs evaluations (tabular runs with at least one evaluation)."""
+def anytime_figures(runs: list[Run], out_dir: Path) -> list[Path]:
+    """Per dataset, regret vs simulated time and vs evaluations (tabular runs with at least one evaluation and a
+    known optimum, recorded in their result.json)."""
     written: list[Path] = []
-    optima: dict[tuple, Optimum] = {}
     datasets = sorted({run.info.dataset for run in runs})
     for dataset in datasets:
-        chosen = [r for r in runs if r.info.dataset == dataset and r.info.source and len(incumbent_rows(r))]
+        chosen = [r for r in runs if r.info.dataset == dataset and r.tabular and r.metrics.optimum_value is not None
+                  and len(incumbent_rows(r))]
         if not chosen:
             continue
-        for run in chosen:
-            key = (run.info.source, run.info.root, run.info.search_on, run.info.report_on, run.info.epoch)
-            if key not in optima:
-                optima[key] = run_optimum(run, benchmarks)
-        per_run = [optima[(r.info.source, r.info.root, r.info.search_on, r.info.report_on, r.info.epoch)]
-                   for r in chosen]
-        metric = regret_metric(chosen, per_run)
-        for axis in AXES:
-            written += plot_anytime(anytime_curves(chosen, per_run, metric, axis), axis, metric, dataset, out_dir)
+        metric = regret_metric(chosen)
+        spec = chosen[0].metrics.search if metric == "valid" else chosen[0].metrics.report_metric
+        timed = any(run.result.get("simulated_time") for run in chosen)
+        for axis in AXES if timed else ("evaluations",):
+            written += plot_anytime(anytime_curves(chosen, metric, axis), axis, spec, chosen[0].info.space,
+                                    dataset, out_dir)
     return written
 
 
@@ -63,15 +56,19 @@ def pareto_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> li
     """Per (dataset, cost metric) of multi-objective runs: their fronts against the table's true front."""
     points = fronts_frame(runs)
     written: list[Path] = []
-    sources = {run.info.dataset: run.info for run in runs}
+    sources = {run.info.dataset: run for run in runs}
     for (dataset, search_on, cost_metric), group in points.groupby(["dataset", "search_on", "cost_metric"]):
         group = group.reset_index(drop=True)
-        fronts = {opt: rows.index[non_dominated(rows["valid_acc"].to_numpy(), rows["cost"].to_numpy())]
+        maximize = bool(group["maximize"].iloc[0])
+        fronts = {opt: rows.index[non_dominated(rows["value"].to_numpy(), rows["cost"].to_numpy(), maximize)]
                   for opt, rows in group.groupby("optimizer")}
-        info = sources[dataset]
-        reference = None if info.source is None else table_front(benchmarks.get(info.source, info.root),
-                                                                 search_on, cost_metric)
-        written += plot_pareto(group, reference, dataset, cost_metric, out_dir, fronts)
+        run = sources[dataset]
+        bench = (benchmarks.get(run.result.get("config") or {}, run.info.source, run.info.root)
+                 if run.tabular else None)
+        reference = None if bench is None else table_front(bench, search_on, run.metrics.search.name, maximize,
+                                                           cost_metric)
+        written += plot_pareto(group, reference, dataset, cost_metric, str(group["metric"].iloc[0]), out_dir,
+                               fronts)
     return written
 
 
@@ -82,7 +79,11 @@ def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> 
     for key in sorted({(run.info.dataset, table_dataset(run), table_source(run)) for run in one_shot}):
         dataset, table, source = key
         chosen = [run for run in one_shot if (run.info.dataset, table_dataset(run), table_source(run)) == key]
-        optimum = table_optimum(benchmarks.get(source), table, table).valid_acc
+        config = dict(chosen[0].result.get("config") or {})
+        bench = benchmarks.get(config, source)
+        if bench is None:
+            continue
+        optimum = bench.optimum(table, "valid_acc")[0]
         written += plot_search_curves(search_curves(chosen), table, optimum, dataset, out_dir)
     return written
 
@@ -95,15 +96,16 @@ def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     frame = runs_frame(runs)
     results = results_table(frame)
     written = write_table(display_frame(results, RESULT_LABELS), out_dir, "results",
-                          "Final incumbent accuracy, mean ± std over seeds")
+                          "Final incumbent: search and report metric (mean ± std over seeds) and regret to the "
+                          "table's optimum (mean ± standard error over seeds)")
     values = transfer_values(runs, benchmarks)
     transfer = None
     if not values.empty:
         transfer = transfer_table(values)
         written += write_table(display_frame(transfer, transfer_labels(transfer)), out_dir, "transfer",
-                               "Transfer: the cell found on each searched dataset, looked up on every NB201 "
-                               "dataset (seed-mean accuracy), mean ± std over search seeds")
-    written += anytime_figures(runs, benchmarks, out_dir)
+                               "Transfer: the architecture found on each searched dataset, looked up on every "
+                               "dataset of its benchmark (seed-mean values), mean ± std over search seeds")
+    written += anytime_figures(runs, out_dir)
     written += pareto_figures(runs, benchmarks, out_dir)
     written += one_shot_figures(runs, benchmarks, out_dir)
     return Report(runs=frame, results=results, transfer=transfer, written=written)

@@ -14,13 +14,14 @@ from nas_exp.errors import UserError
 @dataclass(frozen=True)
 class RunInfo:
     optimizer: str  # the Hydra choice (e.g. "smac"), else the optimizer's class name
-    dataset: str  # the dataset preset's name (cifar10-valid, cifar10, cifar100, ImageNet16-120)
+    dataset: str  # the dataset preset's name (cifar10-valid, cifar10, protein_structure, cora, ...)
     seed: int
     search_on: str  # the table whose validation accuracy the optimizer saw
     report_on: str  # the table whose test accuracy was reported
-    source: str | None  # NB201 data source of a tabular run; None for other evaluations
+    source: str | None  # data source of a tabular run; None for other evaluations
     root: str | None  # its store folder (None: $NAS_EXP_DATA, else ./data)
     epoch: int | None  # None: the last epoch the source stores
+    space: str = "nb201"  # the search space's name
 
 
 def optimizer_name(config: dict[str, Any], choice: str | None = None) -> str:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dataclasses
+
 import pandas as pd
 
 from nas_exp.analysis.run_info import RunInfo, hydra_optimizer_choice, run_info
+from nas_exp.run_metrics import RunMetrics
 from nas_exp.errors import UserError
 
 
@@ -27,6 +30,27 @@ class Run:
     @property
     def incumbent(self) -> dict[str, Any]:
         return self.result.get("incumbent") or {}
+
+    @property
+    def metrics(self) -> RunMetrics:
+        """Its search/report metrics, column names and table optimum (NB201's for runs older than the record)."""
+        return RunMetrics.from_record(self.result.get("metrics"))
+
+    @property
+    def tabular(self) -> bool:
+        """Whether it looked its results up in a table (so regret to the table's optimum is defined)."""
+        provenance = self.result.get("provenance")
+        if provenance is not None:
+            return "benchmark" in provenance
+        return self.info.source is not None
+
+    @property
+    def incumbent_value(self) -> float | None:
+        return self.incumbent.get(self.metrics.columns.search)
+
+    @property
+    def incumbent_test(self) -> float | None:
+        return self.incumbent.get(self.metrics.columns.report)
 
 
 def find_runs(folder: Path) -> list[Path]:
@@ -49,6 +73,7 @@ def load_run(run_dir: Path) -> Run:
         info = run_info(config, choice)
     except ValueError as err:
         raise SweepError(f"{run_dir / 'result.json'}: {err}") from None
+    info = dataclasses.replace(info, space=str(result.get("search_space") or "nb201"))
     return Run(info=info, run_dir=run_dir, result=result, trajectory=pd.read_csv(run_dir / "trajectory.csv"))
 
 
@@ -62,14 +87,24 @@ def load_runs(folder: Path) -> list[Run]:
     return runs
 
 
+def final_regret(run: Run) -> dict[str, float]:
+    """The final incumbent's regret to the table's optimum (``regret_valid`` on the search metric,
+    ``regret_test`` on the report metric), each where known."""
+    return run.metrics.regret(run.incumbent_value, run.incumbent_test)
+
+
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: its identity and final incumbent."""
+    """One row per run: its identity, metric (with unit) and final incumbent with its regret. ``value`` and
+    ``test`` hold the search and report metric of each run's own space (``metric`` / ``test_metric`` name
+    them)."""
     return pd.DataFrame([{
-        "optimizer": run.info.optimizer, "dataset": run.info.dataset, "seed": run.info.seed,
-        "search_on": run.info.search_on, "report_on": run.info.report_on, "run_dir": str(run.run_dir),
-        "n_evaluations": run.result.get("n_evaluations"), "simulated_time": run.result.get("simulated_time"),
-        "arch": run.incumbent.get("arch"), "valid_acc": run.incumbent.get("valid_acc"),
-        "test_acc": run.incumbent.get("test_acc"),
+        "space": run.info.space, "optimizer": run.info.optimizer, "dataset": run.info.dataset,
+        "seed": run.info.seed, "search_on": run.info.search_on, "report_on": run.info.report_on,
+        "run_dir": str(run.run_dir), "n_evaluations": run.result.get("n_evaluations"),
+        "simulated_time": run.result.get("simulated_time"), "arch": run.incumbent.get("arch"),
+        "metric": run.metrics.search.label(), "test_metric": run.metrics.report_metric.label(),
+        "value": run.incumbent_value, "test": run.incumbent_test,
+        "regret": final_regret(run).get("regret_valid"), "regret_test": final_regret(run).get("regret_test"),
     } for run in runs])
 
 

@@ -1,16 +1,17 @@
-"""Tables of a sweep: final incumbents per optimizer and dataset, and the transfer of the found cells to the other
-NB201 datasets; as numbers (DataFrames) and rendered as Markdown and LaTeX (booktabs)."""
+"""Tables of a sweep: final incumbents per optimizer and dataset (with their regret, mean ± standard error), and
+the transfer of the found architectures to the other datasets of their benchmark; as numbers (DataFrames) and
+rendered as Markdown and LaTeX (booktabs)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from nas_exp.analysis.optimum import Benchmarks
 from nas_exp.analysis.sweep import Run
-
-TRANSFER_TARGETS: tuple[str, ...] = ("cifar10-valid", "cifar100", "ImageNet16-120")
+from nas_exp.errors import UserError
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
@@ -25,30 +26,42 @@ def mean_std(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataF
 
 
 def results_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Final incumbent's validation and test accuracy [%] per (dataset, optimizer): mean and std over seeds."""
-    frame = runs.assign(valid_acc=runs["valid_acc"].astype(float), test_acc=runs["test_acc"].astype(float))
-    return mean_std(frame, ["dataset", "optimizer"], ["valid_acc", "test_acc"])
-
-
-def transfer_metric(benchmarks: Benchmarks, source: str, root: str | None, dataset: str) -> str:
-    """The accuracy a transfer column reports: test where the source has it, else validation."""
-    return "test_acc" if benchmarks.get(source, root).has(dataset, "test_acc") else "valid_acc"
+    """Per (dataset, metric, optimizer): the final incumbent's search and report metric (mean and std over
+    seeds) and its regret to the table's optimum (mean and standard error over seeds)."""
+    frame = runs.assign(**{c: pd.to_numeric(runs[c], errors="coerce") for c in ("value", "test", "regret")})
+    table = mean_std(frame, ["dataset", "metric", "optimizer"], ["value", "test"])
+    grouped = frame.groupby(["dataset", "metric", "optimizer"], sort=True)["regret"]
+    table[("regret", "mean")] = grouped.mean()
+    table[("regret", "std")] = grouped.std() / np.sqrt(grouped.count())  # the standard error of the mean
+    n_seeds = table.pop(("n_seeds", ""))
+    table[("n_seeds", "")] = n_seeds
+    return table
 
 
 def transfer_values(runs: list[Run], benchmarks: Benchmarks) -> pd.DataFrame:
-    """One row per tabular run with an incumbent: the found cell's seed-mean accuracy [%] on each target dataset
-    the source holds, in columns ``"<dataset> <metric>"``."""
+    """One row per tabular run with an incumbent: the found architecture's seed-mean report metric (where the
+    source has it, else search metric) on every dataset of its benchmark, in columns ``"<dataset> <metric>"``
+    (NaN where the architecture has no row there)."""
     rows = []
     for run in runs:
-        if run.info.source is None or not run.incumbent.get("arch"):
+        if not run.tabular or not run.incumbent.get("arch"):
             continue
-        bench = benchmarks.get(run.info.source, run.info.root)
+        config = run.result.get("config") or {}
+        bench = benchmarks.get(config, run.info.source, run.info.root)
+        if bench is None:
+            continue
+        space = benchmarks.space(config)
         row = {"dataset": run.info.dataset, "optimizer": run.info.optimizer, "seed": run.info.seed}
-        for target in TRANSFER_TARGETS:
-            if target in bench.datasets:
-                metric = transfer_metric(benchmarks, run.info.source, run.info.root, target)
-                row[f"{target} {metric}"] = getattr(bench.query(run.incumbent["arch"], target, run.info.epoch),
-                                                    metric)
+        metrics = run.metrics
+        for target in bench.datasets:
+            metric = metrics.columns.report if bench.has(target, metrics.columns.report) else metrics.columns.search
+            if not bench.has(target, metric):
+                continue
+            try:
+                index = space.table_index(space.from_key(run.incumbent["arch"]))
+                row[f"{target} {metric}"] = bench.query_index(index, target, run.info.epoch).get(metric)
+            except (UserError, IndexError):  # no row for it there (e.g. an op that dataset's table lacks)
+                row[f"{target} {metric}"] = np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -64,6 +77,8 @@ def format_mean_std(mean: float, std: float, digits: int = 2) -> str:
     """``mean ± std``; ``mean`` alone for one seed; ``n/a`` when there is no value."""
     if mean is None or math.isnan(mean):
         return "n/a"
+    if 0 < abs(mean) < 0.1:  # small errors (MSE) and regrets: significant digits, not two decimals of zero
+        return f"{mean:.3g}" if std is None or math.isnan(std) else f"{mean:.3g} ± {std:.2g}"
     if std is None or math.isnan(std):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
@@ -111,11 +126,11 @@ def to_latex(shown: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-RESULT_LABELS = {"valid_acc": "valid acc [%]", "test_acc": "test acc [%]"}
+RESULT_LABELS = {"value": "search metric (mean ± std)", "test": "report metric (mean ± std)",
+                 "regret": "regret (mean ± s.e.)"}
 
 
 def transfer_labels(table: pd.DataFrame) -> dict[str, str]:
-    """``cifar100 valid_acc`` -> ``cifar100 valid acc [%]``."""
+    """``cifar100 valid_acc`` -> ``cifar100 valid_acc`` (the metric's name is its own label)."""
     columns = dict.fromkeys(c for c, _ in table.columns if c != "n_seeds")
-    labels = {c: c.replace("valid_acc", "valid acc [%]").replace("test_acc", "test acc [%]") for c in columns}
-    return {"dataset": "search dataset", **labels}
+    return {"dataset": "search dataset", **{c: c for c in columns}}

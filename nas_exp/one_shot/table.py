@@ -36,13 +36,13 @@ class CellTable:
         return cls(benchmark, valid, test)
 
     def valid_acc(self, arch: Arch) -> float | None:
-        return self.benchmark.query(arch, self.valid_dataset).valid_acc
+        return self.benchmark.query(arch, self.valid_dataset).get("valid_acc")
 
     def test_acc(self, arch: Arch) -> float | None:
-        return self.benchmark.query(arch, self.test_dataset).test_acc
+        return self.benchmark.query(arch, self.test_dataset).get("test_acc")
 
     def every_dataset(self, arch: Arch) -> dict[str, dict[str, float | None]]:
         """The cell's table accuracies on every dataset of the source (NB201 reports a CIFAR-10 search's cell on
         all three): {dataset: {"valid_acc": ..., "test_acc": ...}}, None where the source lacks one."""
         results = {dataset: self.benchmark.query(arch, dataset) for dataset in self.benchmark.datasets}
-        return {dataset: {"valid_acc": r.valid_acc, "test_acc": r.test_acc} for dataset, r in results.items()}
+        return {dataset: {"valid_acc": r.get("valid_acc"), "test_acc": r.get("test_acc")} for dataset, r in results.items()}
