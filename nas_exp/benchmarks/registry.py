@@ -11,6 +11,9 @@ from nas_exp.errors import UserError
 
 RECIPES: dict[str, str] = {
     "nb201": "nas_exp.benchmarks.nb201_tabular:NB201_RECIPE",
+    "fcnet": "nas_exp.benchmarks.fcnet:FCNET_RECIPE",
+    "hpobench_mlp": "nas_exp.benchmarks.hpobench_mlp:HPOBENCH_MLP_RECIPE",
+    "nasbench_graph": "nas_exp.benchmarks.nasbench_graph:NASBENCH_GRAPH_RECIPE",
 }
 
 
