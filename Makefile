@@ -5,7 +5,7 @@ PAPER_SEEDS ?= 0,1
 export PYTHONHASHSEED := 0
 export WANDB_MODE ?= offline
 
-.PHONY: install test run sweep figures paper bench clean
+.PHONY: install test run sweep figures paper bench gpu-check clean
 
 install:
 	test -d .venv || python3 -m venv .venv
@@ -32,6 +32,9 @@ paper:  # the NB201 paper preset (needs the nb201-hp12 table, README), then figu
 
 bench:
 	$(PYTHON) benchmarks/bench_tabular.py
+
+gpu-check:  # one prepared ~8-minute check on a CUDA device (docs/gpu_check.md); CPU smoke run: --dry-run
+	$(PYTHON) benchmarks/gpu_check.py --out outputs/gpu_check
 
 clean:
 	rm -rf outputs multirun smac3_output .pytest_cache
