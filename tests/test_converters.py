@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.data import download as download_module
 from nas_exp.data.converters import SOURCE_NAMES, convert_file, detect_format
 from nas_exp.data.converters.naslib import convert_naslib
@@ -205,7 +206,7 @@ def test_nb201_pth_values_land_at_index_seed_epoch(nb201_pth: Path, torch_module
     tables = convert_nb201_pth(nb201_pth)
     assert [t.dataset for t in tables] == list(DATASET_NO)
     for t in tables:
-        t.validate()
+        t.validate(NB201_RECIPE)
         assert list(t.epochs) == [1, 2, 3] and t.total_epochs == E and t.n_seeds == 3
         check_run_values(t, CHECK, EXPECTED_SETS[t.dataset])
     check_every_cell(table(tables, "cifar10-valid"))
@@ -288,7 +289,7 @@ def nats_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def check_nats_tables(tables: list[DatasetTable]) -> None:
     assert [t.dataset for t in tables] == list(DATASET_NO)
     for t in tables:
-        t.validate()
+        t.validate(NB201_RECIPE)
         assert list(t.epochs) == [1, 2, 3] and t.n_seeds == 3
         check_run_values(t, CHECK, EXPECTED_SETS[t.dataset])
     check_every_cell(table(tables, "cifar10-valid"))
@@ -376,7 +377,7 @@ def test_naslib_values(naslib_dir: Path) -> None:
     tables = convert_naslib(sorted(naslib_dir.iterdir()))
     assert sorted(t.dataset for t in tables) == sorted(NASLIB_FILES.values())
     for t in tables:
-        t.validate()
+        t.validate(NB201_RECIPE)
         assert t.n_seeds == 1 and list(t.epochs) == [1, 2, 3]
         for i in CHECK:
             b = base(i, t.dataset, 777)

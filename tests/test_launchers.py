@@ -14,6 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import REPO, run_cli
+from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.app import run_experiment
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
@@ -151,6 +152,7 @@ class SleepyEvaluator:
     """Deterministic results; each evaluation sleeps a random while, so concurrent ones finish out of order."""
 
     description, missing_note, max_epochs = "sleepy", "", 200
+    search_metric, report_metric = NB201_METRICS["valid_acc"], NB201_METRICS["test_acc"]
 
     def __init__(self, seconds: float = 0.03) -> None:
         self.seconds = seconds

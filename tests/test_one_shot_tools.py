@@ -139,7 +139,7 @@ def test_table_scores_digits_cells_with_cifar10_valid(bench):
     assert cifar100.valid_acc(arch) == pytest.approx(bench.query(arch, "cifar100").get("valid_acc"))
     forced = CellTable.create(bench, "ImageNet16-120", "digits", "digits")
     assert forced.valid_acc(arch) == pytest.approx(bench.query(arch, "ImageNet16-120").get("valid_acc"))
-    with pytest.raises(ValueError, match="unknown NB201 dataset"):
+    with pytest.raises(ValueError, match="dataset 'mnist' is not in the nb201 benchmark; valid: "):
         CellTable.create(bench, "mnist", "digits", "digits")
 
 

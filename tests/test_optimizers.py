@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.optimizers.local_search import LocalSearch
@@ -33,6 +34,8 @@ class SyntheticEvaluator:
     max_epochs: int = 200
     description: str = "synthetic"
     missing_note: str = ""
+    search_metric = NB201_METRICS["valid_acc"]
+    report_metric = NB201_METRICS["test_acc"]
 
     def score(self, arch: Arch) -> float:
         return float(sum(self.weights[i, OPS.index(op)] for i, op in enumerate(arch)))

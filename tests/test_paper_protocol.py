@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.search_spaces.nb201 import NB201Space
 from nas_exp.analysis.nb201_paper import COLUMNS, PAPER, load_runs, lookup, paper_table, render
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
@@ -35,7 +36,7 @@ def hp12_root(tmp_path_factory, store_root):
     shutil.copytree(store_root / "nb201", root / "nb201")
     assert detect_format(path) == "nb201-hp12"
     source, tables = convert_file(path)
-    write_store(root, source, tables, "test")
+    write_store(root, NB201_RECIPE, source, tables, "test")
     return root
 
 

