@@ -22,7 +22,7 @@ from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.runner import EvaluateMany, EvaluationRequest, trial_epochs
 from nas_exp.search_spaces.base import SearchSpace
-from nas_exp.trajectory import NB201_COLUMNS, Columns, TrajectoryRow, read_trajectory, write_json_atomic
+from nas_exp.trajectory import DEFAULT_COLUMNS, Columns, TrajectoryRow, read_trajectory, write_json_atomic
 from nas_exp.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -75,7 +75,7 @@ class ResumePlan:
     finished: dict[str, Any] | None = None
 
 
-def plan_resume(run_dir: Path, config: Mapping[str, Any], columns: Columns = NB201_COLUMNS) -> ResumePlan | None:
+def plan_resume(run_dir: Path, config: Mapping[str, Any], columns: Columns = DEFAULT_COLUMNS) -> ResumePlan | None:
     """How to resume the run in ``run_dir`` with ``config`` (its trajectory has ``columns``); None when there is
     nothing to resume (a fresh start). Raises ResumeError for a folder of another config or one that cannot be
     read back."""

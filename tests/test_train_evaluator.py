@@ -183,7 +183,7 @@ def test_cli_train_mode_on_digits(tmp_path, monkeypatch):
     assert len(rows) == 2 and all(float(r["cost"]) > 0 and 0 <= float(r["valid_acc"]) <= 100 for r in rows)
     assert all(r["test_acc"] != "" for r in rows)
     result = json.loads((run_dir / "result.json").read_text())
-    assert result["evaluation"].startswith("trained NB201 network (C=4, N=1; first 1 epochs of the 200-epoch")
+    assert result["evaluation"].startswith("trained nb201 network (C=4, N=1; first 1 epochs of the 200-epoch")
     assert result["config"]["evaluation"]["checkpoint_dir"] == str(run_dir / "checkpoints")
     assert list(run_dir.glob("checkpoints/*.pt")) == []
 

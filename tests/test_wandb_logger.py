@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from conftest import REPO, run_cli
-from nas_exp.run_metrics import NB201_DEFAULT, RunMetrics
+from nas_exp.run_metrics import LEGACY_DEFAULT, RunMetrics
 from nas_exp.loggers.wandb_logger import WandbLogger, evaluation_metrics, sweep_group
 from nas_exp.trajectory import TrajectoryRow
 
@@ -122,7 +122,7 @@ def test_evaluation_metrics_with_test_accuracy():
     row = TrajectoryRow(n=3, arch="a", epochs=None, value=80.0, test=79.5, cost=10.0, simulated_time=30.0,
                         wall_time=0.1, incumbent_value=85.0, incumbent_test=84.0, incumbent_arch="b",
                         repeat=False)
-    known = RunMetrics.from_record({**NB201_DEFAULT, "optimum": {"value": 91.5, "test": 94.25}})
+    known = RunMetrics.from_record({**LEGACY_DEFAULT, "optimum": {"value": 91.5, "test": 94.25}})
     metrics = evaluation_metrics(row, known)
     assert metrics["regret_valid"] == 6.5 and metrics["regret_test"] == 10.25
     assert metrics["test_acc"] == 79.5 and metrics["incumbent_test_acc"] == 84.0 and metrics["repeat"] == 0
@@ -210,6 +210,6 @@ def test_the_summary_names_a_joint_search_incumbent_s_hyperparameters():
     summary = {"incumbent": {"arch": "a", "valid_acc": 90.0, "test_acc": None,
                              "hyperparameters": {"learning_rate": 0.05, "weight_decay": 3e-4}},
                "n_evaluations": 4, "stop_reason": "budget exhausted"}
-    found = final_summary(summary, optimum=None)
+    found = final_summary(summary, RunMetrics.from_record(None))
     assert found == {"incumbent_arch": "a", "incumbent_valid_acc": 90.0, "incumbent_learning_rate": 0.05,
                      "incumbent_weight_decay": 3e-4, "n_evaluations": 4, "stop_reason": "budget exhausted"}

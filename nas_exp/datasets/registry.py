@@ -27,7 +27,7 @@ from nas_exp.datasets.cifar import (CIFAR10_FOLDER, CIFAR10_TEST, CIFAR10_TRAIN,
 from nas_exp.datasets.digits import load_digits_dataset
 from nas_exp.datasets.images import ImageDataset
 from nas_exp.datasets.imagenet16 import IMAGENET16_FOLDER, IMAGENET16_TRAIN, IMAGENET16_VALID, read_imagenet16
-from nas_exp.datasets.splits import nb201_split
+from nas_exp.datasets.splits import published_split
 from nas_exp.errors import MissingDataError, UserError
 
 ENV_VAR = "NAS_EXP_IMAGES"
@@ -97,7 +97,7 @@ def check_files(name: str, root: Path) -> None:
 
 def _cifar10_valid(root: Path) -> ImageDataset:
     train, test = read_cifar10(root / CIFAR10_FOLDER)
-    split = nb201_split(root, "cifar-split.txt", ("train", "valid"), len(train))
+    split = published_split(root, "cifar-split.txt", ("train", "valid"), len(train))
     return ImageDataset("cifar10-valid", train.subset(split.first), train.subset(split.second), test, 10,
                         CIFAR10_MEAN, CIFAR10_STD, crop_padding=4, flip=True,
                         note="" if split.from_file else f"train/valid: {split.source}")
@@ -110,7 +110,7 @@ def _cifar10(root: Path) -> ImageDataset:
 
 def _cifar100(root: Path) -> ImageDataset:
     train, test = read_cifar100(root / CIFAR100_FOLDER)
-    split = nb201_split(root, "cifar100-test-split.txt", ("xvalid", "xtest"), len(test))
+    split = published_split(root, "cifar100-test-split.txt", ("xvalid", "xtest"), len(test))
     return ImageDataset("cifar100", train, test.subset(split.first), test.subset(split.second), 100,
                         CIFAR100_MEAN, CIFAR100_STD, crop_padding=4, flip=True,
                         note="" if split.from_file else f"valid/test: {split.source}")
@@ -118,7 +118,7 @@ def _cifar100(root: Path) -> ImageDataset:
 
 def _imagenet16_120(root: Path) -> ImageDataset:
     train, val = read_imagenet16(root / IMAGENET16_FOLDER, num_classes=120)
-    split = nb201_split(root, "imagenet-16-120-test-split.txt", ("xvalid", "xtest"), len(val))
+    split = published_split(root, "imagenet-16-120-test-split.txt", ("xvalid", "xtest"), len(val))
     return ImageDataset("ImageNet16-120", train, val.subset(split.first), val.subset(split.second), 120,
                         IMAGENET16_MEAN, IMAGENET16_STD, crop_padding=2, flip=True,
                         note="" if split.from_file else f"valid/test: {split.source}")

@@ -63,7 +63,7 @@ def seeded_halves(size: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.nda
     return np.sort(order[:half]), np.sort(order[half:])
 
 
-def nb201_split(root: Path, filename: str, keys: tuple[str, str], size: int) -> TwoWaySplit:
+def published_split(root: Path, filename: str, keys: tuple[str, str], size: int) -> TwoWaySplit:
     """NB201's split from ``root/filename`` when present, else a seeded split into halves (said in ``source``)."""
     path = Path(root) / filename
     if path.is_file():
