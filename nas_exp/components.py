@@ -137,6 +137,16 @@ def check_budget(budget: Budget, evaluator: Evaluator) -> None:
                           "budget cannot stop it; use budget.max_evaluations (e.g. budget=evals_100)")
 
 
+def expected_trials(budget: Budget, evaluator: Evaluator) -> int | None:
+    """How many evaluations the budget is expected to allow: its evaluation count, or its simulated seconds over
+    the table's mean cost of a full evaluation (the smaller where both are set); None where unknown."""
+    estimates = [] if budget.max_evaluations is None else [budget.max_evaluations]
+    mean_cost = evaluator.expected_cost() if budget.max_simulated_seconds is not None else None
+    if mean_cost:
+        estimates.append(max(1, int(budget.max_simulated_seconds / mean_cost)))
+    return min(estimates) if estimates else None
+
+
 @dataclass(frozen=True)
 class Components:
     space: SearchSpace
@@ -162,6 +172,7 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
     takes_objectives = declared(cfg.optimizer, "takes_objectives", False)
     optimizer: Optimizer = factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                    max_trials=budget.max_evaluations,
+                                   expected_trials=expected_trials(budget, evaluator),
                                    **({"objectives": list(objective.names)} if takes_objectives else {}))
     check_fidelities(optimizer, evaluator)
     check_objectives(optimizer, objective, evaluator, cfg)

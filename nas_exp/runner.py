@@ -42,8 +42,9 @@ def evaluation_rng(seed: int, n: int) -> np.random.Generator:
 
 def trial_epochs(trial: Trial, evaluator: Evaluator) -> int | None:
     """The epochs a trial asks for: None (full training) or its budget rounded to whole epochs (SMAC's
-    Hyperband hands out float budgets such as 22.2)."""
-    if trial.budget is None:
+    Hyperband hands out float budgets such as 22.2). An evaluator that ignores budgets answers every trial with a
+    full training, so the trial is one (the trajectory says so, and a promoted configuration is a repeat)."""
+    if trial.budget is None or evaluator.ignores_budgets:
         return None
     epochs = max(1, int(round(trial.budget)))
     return None if epochs >= evaluator.max_epochs else epochs

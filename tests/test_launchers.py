@@ -152,6 +152,7 @@ class SleepyEvaluator:
     """Deterministic results; each evaluation sleeps a random while, so concurrent ones finish out of order."""
 
     description, missing_note, max_epochs = "sleepy", "", 200
+    ignores_budgets = False
     search_metric, report_metric = NB201_METRICS["valid_acc"], NB201_METRICS["test_acc"]
 
     def __init__(self, seconds: float = 0.03) -> None:

@@ -34,6 +34,7 @@ class SyntheticEvaluator:
     max_epochs: int = 200
     description: str = "synthetic"
     missing_note: str = ""
+    ignores_budgets = False
     search_metric = NB201_METRICS["valid_acc"]
     report_metric = NB201_METRICS["test_acc"]
 

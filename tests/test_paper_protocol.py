@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
@@ -112,3 +113,25 @@ def test_multi_fidelity_without_curves_is_a_one_line_error(store_root, tmp_path)
     assert result.stderr.strip().splitlines()[-1].startswith(
         "error: optimizer bohb asks for budgets of 22, 67, 200 epochs but the evaluation answers only after 200")
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("trajectory.csv"))
+
+
+@pytest.mark.parametrize("optimizer", ["hyperband", "bohb"])
+def test_ignored_budgets_are_recorded_as_full_trainings_and_promotions_as_repeats(optimizer, store_root, tmp_path):
+    """With budget_as_epochs=false every trial is a full training: the trajectory says so (no epochs), and a
+    configuration Hyperband promotes to a higher budget is served again, marked repeat and charged again."""
+    run_dir = tmp_path / "run"
+    result = run_cli([f"optimizer={optimizer}", "++evaluation.budget_as_epochs=false", "budget.max_evaluations=60",
+                      f"hydra.run.dir={run_dir}"], tmp_path, store_root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = pd.read_csv(run_dir / "trajectory.csv")
+    assert rows["epochs"].isna().all()
+    first_cost = {}
+    for _, row in rows.iterrows():
+        if row["repeat"]:
+            assert row["arch"] in first_cost and row["cost"] == first_cost[row["arch"]]
+        else:
+            assert row["arch"] not in first_cost
+            first_cost[row["arch"]] = row["cost"]
+    assert rows["repeat"].sum() > 0  # Hyperband promotes within 60 trials
+    assert rows["cost"].sum() == pytest.approx(rows["simulated_time"].iloc[-1])
+    assert json.loads((run_dir / "result.json").read_text())["n_repeats"] == rows["repeat"].sum()

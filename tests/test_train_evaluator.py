@@ -157,6 +157,7 @@ def test_joint_search_through_the_runner(evaluator):
         max_epochs = evaluator.max_epochs
         description = missing_note = ""
         search_metric, report_metric = evaluator.search_metric, evaluator.report_metric
+        ignores_budgets = False
 
         def evaluate(self, arch, rng, epochs=None, hyperparameters=None):
             seen.append(hyperparameters)

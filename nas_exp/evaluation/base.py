@@ -58,6 +58,7 @@ class Evaluator(Protocol):
     search_metric: Metric
     report_metric: Metric | None
     records_cost: bool  # False: evaluations cost nothing (the data has no training time)
+    ignores_budgets: bool  # True: every multi-fidelity trial is answered as a full evaluation
 
     def evaluate(self, arch: Hashable, rng: np.random.Generator, epochs: int | None = None,
                  hyperparameters: Mapping[str, float] | None = None) -> Evaluation: ...
@@ -68,6 +69,11 @@ class Evaluator(Protocol):
 
     def reports_metric(self, name: str) -> bool:
         """Whether evaluations carry ``name`` in ``metrics``."""
+        ...
+
+    def expected_cost(self) -> float | None:
+        """The mean cost of a full evaluation, where the data knows it (sizes optimizer phases under a time
+        budget)."""
         ...
 
     def optimum(self) -> Optimum | None:

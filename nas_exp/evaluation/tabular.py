@@ -53,6 +53,7 @@ class TabularEvaluator:
             recipe.check_dataset(dataset, hint)
         self.search_on, self.report_on = search_on, report_on
         self.epoch, self.seed_policy, self.budget_as_epochs = epoch, seed_policy, budget_as_epochs
+        self.ignores_budgets = not budget_as_epochs  # every multi-fidelity trial is a full evaluation
         self.search_metric: Metric = recipe.metric(metric or recipe.search_metric)
         self.report_metric: Metric | None = (None if recipe.report_metric is None
                                              else recipe.metric(recipe.report_metric))
@@ -153,6 +154,17 @@ class TabularEvaluator:
         if self.search_benchmark is not None:
             have.add(self._search_epochs)
         return have
+
+    def expected_cost(self) -> float | None:
+        """The mean cost of one full evaluation over the table's configurations (None: no times recorded)."""
+        if self.cost_metric is None:
+            return None
+        if self.search_benchmark is not None and self.search_benchmark.has(self.search_on, self.cost_metric):
+            return float(np.nanmean(self.search_benchmark.metric_array(self.search_on, self.cost_metric)))
+        full = float(np.nanmean(self.benchmark.metric_array(self.search_on, self.cost_metric, self.epoch)))
+        if self.search_benchmark is not None:  # charged its share of the full training time (see evaluate)
+            return full * self._search_epochs / self.max_epochs
+        return full
 
     def optimum(self) -> Optimum:
         """The best seed-mean search metric on ``search_on`` and report metric on ``report_on`` in the reported

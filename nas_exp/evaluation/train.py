@@ -66,6 +66,7 @@ class TrainEvaluator:
 
     trains = True  # trains networks (one-shot optimizers may retrain their final cells with it)
     records_cost = True  # measured seconds
+    ignores_budgets = False  # a trial of e epochs trains e epochs
     search_metric = Metric("valid_acc", "max", "%", bound=100.0)
     report_metric: Metric | None = Metric("test_acc", "max", "%", bound=100.0)
 
@@ -125,6 +126,10 @@ class TrainEvaluator:
 
     def metric_names(self) -> tuple[str, ...]:
         return ("params",)
+
+    def expected_cost(self) -> None:
+        """Unknown before training."""
+        return None
 
     def optimum(self) -> None:
         """Unknown: nothing tells what the best trained network would reach."""

@@ -30,11 +30,15 @@ class Optimizer(ABC):
     uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
-                 max_trials: int | None = None) -> None:
+                 max_trials: int | None = None, expected_trials: int | None = None) -> None:
+        """``max_trials``: the evaluation budget, if the run has one; ``expected_trials``: how many evaluations
+        the budget is expected to allow (``max_trials``, or a time budget divided by the table's mean cost), for
+        optimizers that size a phase by it (SMAC's initial design)."""
         self.configspace = configspace
         self.seed = seed
         self.output_dir = output_dir
         self.max_trials = max_trials
+        self.expected_trials = max_trials if expected_trials is None else expected_trials
 
     def budgets(self) -> list[int]:
         """The budgets (epochs) a multi-fidelity optimizer asks for (``uses_budgets``); none otherwise."""

@@ -69,7 +69,9 @@ class Reinforce(Optimizer):
         return True
 
     def most_likely(self) -> Configuration:
-        """The policy's argmax configuration (NB201's REINFORCE returns this)."""
+        """The policy's argmax configuration. The run's result is the best configuration seen, as NB201's
+        REINFORCE (AutoDL-Projects, ``exps/algos/reinforce.py``) has reported since its first release; this is
+        for inspecting the policy."""
         values = {hp.name: options[int(np.argmax(x))]
                   for hp, options, x in zip(self.hyperparameters, self._choices, self.logits)}
         return Configuration(self.configspace, values=values)

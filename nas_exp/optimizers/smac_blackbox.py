@@ -19,7 +19,7 @@ class SMACBlackBox(SMACAskTell):
         self.smac = facade(
             scenario,
             target_function=self.no_target,
-            initial_design=initial_design(facade, scenario, n_initial),
+            initial_design=initial_design(facade, scenario, n_initial, self.expected_trials),
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
             intensifier=facade.get_intensifier(scenario, max_config_calls=1),
             overwrite=True,

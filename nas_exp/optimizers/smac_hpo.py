@@ -34,7 +34,7 @@ class SMACOptimizer(SMACAskTell):
             scenario,
             target_function=self.no_target,
             model=model,
-            initial_design=initial_design(facade, scenario, n_initial),
+            initial_design=initial_design(facade, scenario, n_initial, self.expected_trials),
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
             intensifier=facade.get_intensifier(scenario, max_config_calls=max_config_calls),
             multi_objective_algorithm=ParEGO(scenario, seed=scenario.seed) if self.multi_objective else None,
