@@ -175,3 +175,35 @@ def test_bad_settings_are_one_line_errors():
         make(Reinforce, 0, learning_rate=0)
     with pytest.raises(ValueError, match="min_budget must be in"):
         make(SMACMultiFidelity, 0, min_budget=300, max_budget=200)
+
+
+def test_rea_nb201_mutation_picks_a_node_then_an_input_edge():
+    """rea_nb201's weights make edge 1<-0 three times as likely as each of node 3's edges (1/3 vs 1/9)."""
+    from nas_exp.optimizers.regularized_evolution import RegularizedEvolution
+    from nas_exp.search_spaces.nb201 import EDGE_NAMES, NB201Space
+
+    space = NB201Space()
+    weights = {"edge_1_0": 1 / 3, "edge_2_0": 1 / 6, "edge_2_1": 1 / 6, "edge_3_0": 1 / 9, "edge_3_1": 1 / 9,
+               "edge_3_2": 1 / 9}
+    rea = RegularizedEvolution(space.configspace, seed=0, tournament="with_replacement", mutation_weights=weights)
+    parent = space.to_config(space.sample(np.random.default_rng(1)))
+    changed = []
+    for _ in range(9000):
+        child = rea._weighted_mutation(parent)
+        diff = [name for name in EDGE_NAMES if child[name] != parent[name]]
+        assert len(diff) == 1  # exactly one edge, to another op
+        changed.append(diff[0])
+    for name, weight in weights.items():
+        share = changed.count(name) / len(changed)
+        assert abs(share - weight) < 4 * (weight * (1 - weight) / len(changed)) ** 0.5, (name, share, weight)
+
+
+def test_rea_checks_its_variant_settings():
+    from nas_exp.optimizers.regularized_evolution import RegularizedEvolution
+    from nas_exp.search_spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    with pytest.raises(ValueError, match="unknown optimizer.tournament 'sometimes'"):
+        RegularizedEvolution(space.configspace, seed=0, tournament="sometimes")
+    with pytest.raises(ValueError, match="mutation_weights names edge_9_9; the space's hyperparameters are edge_1_0"):
+        RegularizedEvolution(space.configspace, seed=0, mutation_weights={"edge_9_9": 1.0})

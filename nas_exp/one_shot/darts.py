@@ -36,7 +36,7 @@ class DARTS(OneShotOptimizer):
     def __init__(self, *, order: int = 1, arch_learning_rate: float = 3e-4, arch_weight_decay: float = 1e-3,
                  arch_betas: tuple[float, float] = (0.5, 0.999), unrolled_r: float = 0.01,
                  smooth_epsilon: float = 0.0, hessian: str | None = None, hessian_every: int = 1,
-                 hessian_window: int = 5, hessian_factor: float = 1.3, hessian_iterations: int = 20,
+                 hessian_window: int = 5, hessian_factor: float = 1 / 0.75, hessian_iterations: int = 20,
                  hessian_batches: int = 1, **settings: object) -> None:
         super().__init__(**settings)
         if order not in (1, 2):

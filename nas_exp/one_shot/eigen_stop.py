@@ -16,7 +16,7 @@ class EigenvalueStopper:
     search stops when smoothed(i) / smoothed(i - window) > ``factor`` (RobustDARTS: window 5, ratio 1/0.75)."""
 
     window: int = 5
-    factor: float = 1.3
+    factor: float = 1 / 0.75  # RobustDARTS: stop when the eigenvalue ratio drops below 0.75, i.e. grows > 1.33x
     eigenvalues: list[float] = field(default_factory=list)
     archs: list[Arch] = field(default_factory=list)
     stopped_at: int | None = None  # 0-based epoch

@@ -44,6 +44,7 @@ class OneShotSettings:
     N: int = 5
     learning_rate: float = 0.025
     min_learning_rate: float = 0.001
+    lr_period: int | None = None  # cosine schedule's T_max in epochs (None: the whole search; NB201's ENAS: 10)
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
@@ -68,7 +69,7 @@ class OneShotSettings:
             require_int(getattr(self, name), f"optimizer.{name}")
         for name in ("n_rank_cells", "retrain_top_k"):
             require_int(getattr(self, name), f"optimizer.{name}", low=0)
-        for name in ("steps_per_epoch", "eval_batches"):
+        for name in ("steps_per_epoch", "eval_batches", "lr_period"):
             value = getattr(self, name)
             if value is not None and (not _is_int(value) or value < 1):
                 raise UserError(f"optimizer.{name} must be null or an int >= 1, got {value!r}")
