@@ -154,3 +154,18 @@ def test_nb201_one_shot_preset_gives_each_method_the_papers_settings():
     assert (enas.learning_rate, enas.min_learning_rate, enas.lr_period, enas.weight_decay, enas.batch_size) == (
         0.05, 5e-4, 10, 2.5e-4, 128)
     assert composed("darts").optimizer.hessian_factor == pytest.approx(1 / 0.75)  # RobustDARTS' ratio 0.75
+
+
+def test_nb201_paper_preset_runs_rea_and_reinforce_as_nb201_did():
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import REPO
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        swept = compose("config", overrides=["+experiment=nb201_paper"], return_hydra_config=True)
+        rea = compose("config", overrides=["+experiment=nb201_paper", "optimizer=rea_nb201"]).optimizer
+        reinforce = compose("config", overrides=["+experiment=nb201_paper", "optimizer=reinforce_nb201"]).optimizer
+        nats = compose("config", overrides=["+experiment=nats_paper", "optimizer=reinforce"]).optimizer
+    assert swept.hydra.sweeper.params.optimizer == "random,rea_nb201,reinforce_nb201,bohb"
+    assert rea.tournament == "with_replacement" and rea.mutation_weights.edge_1_0 == pytest.approx(1 / 3)
+    assert reinforce.learning_rate == 0.1 and nats.learning_rate == 0.01  # NATS-Bench keeps its own default

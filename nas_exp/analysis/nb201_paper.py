@@ -64,6 +64,11 @@ def lookup(runs: pd.DataFrame, benchmark: NB201Benchmark) -> pd.DataFrame:
     return runs.assign(**values)
 
 
+def paper_method(optimizer: str) -> str:
+    """The paper's method an optimizer option reproduces (``rea_nb201`` -> ``rea``: NB201's exact variant)."""
+    return optimizer.removesuffix("_nb201")
+
+
 def welch_z(mean: float, std: float, n: int, paper_mean: float, paper_std: float,
             paper_n: int = PAPER_RUNS) -> tuple[float, float]:
     """(z, two-sided p) of the difference of two means from their standard errors (Welch; normal approximation)."""
@@ -89,7 +94,7 @@ def paper_table(cells: pd.DataFrame) -> pd.DataFrame:
     for optimizer, group in cells.groupby("optimizer"):
         for k, column in enumerate(COLUMNS):
             ours = group[column].dropna()
-            paper = PAPER.get(optimizer, ((np.nan, np.nan),) * len(COLUMNS))[k]
+            paper = PAPER.get(paper_method(optimizer), ((np.nan, np.nan),) * len(COLUMNS))[k]
             mean = float(ours.mean()) if len(ours) else np.nan
             std = float(ours.std(ddof=1)) if len(ours) > 1 else np.nan
             z, p = welch_z(mean, std, len(ours), paper[0], paper[1])
