@@ -107,7 +107,10 @@ def test_cross_check_cifar10_valid_against_second_table(bench, shared_nb201):
         np.testing.assert_allclose(ours, 100.0 - np.asarray(flat["loss"][runs]), atol=1e-6)
         np.testing.assert_allclose(table.run_metrics["train_time"][index, : counts[index], 0],
                                    flat["runtime"][runs], rtol=1e-9)
-        assert table.config_metrics["params"][index] == pytest.approx(flat["size_in_mb"][starts[index]])
+        # the second table repeats the first run's recorded size for every run; ours keeps each run's own record,
+        # whose first one agrees. The served `params` is the network's, which that first run misreports for 150
+        # cells (tests/test_train_model.py pins those)
+        assert table.run_metrics["params_run"][index, 0, 0] == pytest.approx(flat["size_in_mb"][starts[index]])
 
 
 def test_cross_check_cell_strings_against_mini_nasbench(shared_nb201):
