@@ -36,10 +36,17 @@ def composed(overrides: list[str]):
 
 
 def run(tmp_path: Path, store_root: Path, name: str, overrides: list[str], n: int = N) -> tuple[list[dict], dict]:
-    os.environ["NAS_EXP_DATA"] = str(store_root)
     cfg = composed(["progress=false", f"budget.max_evaluations={n}", *overrides])
     run_dir = tmp_path / name
-    run_experiment(cfg, run_dir)
+    before = os.environ.get("NAS_EXP_DATA")
+    os.environ["NAS_EXP_DATA"] = str(store_root)
+    try:
+        run_experiment(cfg, run_dir)
+    finally:  # leave the environment as it was for the other tests
+        if before is None:
+            os.environ.pop("NAS_EXP_DATA")
+        else:
+            os.environ["NAS_EXP_DATA"] = before
     with open(run_dir / "trajectory.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return rows, json.loads((run_dir / "result.json").read_text())
