@@ -1,7 +1,7 @@
 """Every optimizer on every tabular space: valid proposals, exact budget accounting, same-seed determinism; two
 objectives where the space's table has a per-architecture cost; clear refusals where a combination cannot work.
 
-Runs go through real Hydra composition and the real run path (``run_experiment``), 8 evaluations each (6 for the
+Runs go through real Hydra composition and the real run path (``run_experiment``), 6 evaluations each (5 for the
 GP-based smac_bb), each run twice."""
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ SPACES = {  # space -> (a dataset, the trajectory's search column)
     "nasbench_graph": ("cora", "valid_acc"),
 }
 OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb")
-N = 8
-N_GP = 6  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
+N = 6
+N_GP = 5  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
 
 
 def composed(overrides: list[str]):
