@@ -4,8 +4,29 @@ hyperparameters ConfigSpace can sample and neighbour), so the optimizers know no
 from __future__ import annotations
 
 import numpy as np
-from ConfigSpace import Configuration, ConfigurationSpace
+from typing import Any
+
+from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
+from ConfigSpace.exceptions import ForbiddenValueError
 from ConfigSpace.util import get_one_exchange_neighbourhood
+
+
+def finite_choices(hp: Any) -> tuple | None:
+    """The values of a categorical or ordinal hyperparameter, in order; None for any other kind."""
+    if isinstance(hp, CategoricalHyperparameter):
+        return tuple(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return tuple(hp.sequence)
+    return None
+
+
+def allowed(config: Configuration) -> bool:
+    """Whether ``config`` respects its space's forbidden clauses (e.g. NAS-Bench-Graph's all-skip cell)."""
+    try:
+        config.check_valid_configuration()
+    except ForbiddenValueError:
+        return False
+    return True
 
 
 def seed_of(rng: np.random.Generator) -> int:

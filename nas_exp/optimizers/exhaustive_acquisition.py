@@ -10,10 +10,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
+from ConfigSpace import Configuration, ConfigurationSpace
 from smac.acquisition.maximizer.abstract_acquisition_maximizer import AbstractAcquisitionMaximizer
 
 from nas_exp.errors import UserError
+from nas_exp.optimizers.config_moves import finite_choices
 
 MAX_CONFIGS = 1_000_000
 
@@ -24,10 +25,9 @@ def _choices(configspace: ConfigurationSpace) -> tuple[list[str], list[tuple], s
         return [], [], "exhaustive acquisition needs a ConfigSpace without conditions or forbidden clauses"
     names, choices = [], []
     for hp in configspace.values():
-        if isinstance(hp, CategoricalHyperparameter):
-            choices.append(tuple(hp.choices))
-        elif isinstance(hp, OrdinalHyperparameter):
-            choices.append(tuple(hp.sequence))
+        values = finite_choices(hp)
+        if values is not None:
+            choices.append(values)
         else:
             return [], [], (f"exhaustive acquisition needs categorical/ordinal hyperparameters; {hp.name!r} is "
                             f"{type(hp).__name__}: use acquisition=local_search (or auto)")

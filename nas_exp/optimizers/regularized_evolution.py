@@ -7,12 +7,11 @@ import copy
 from collections.abc import Mapping
 
 import numpy as np
-from ConfigSpace import CategoricalHyperparameter, Configuration, OrdinalHyperparameter
-from ConfigSpace.exceptions import ForbiddenValueError
+from ConfigSpace import Configuration
 
 from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
-from nas_exp.optimizers.config_moves import mutate, sample
+from nas_exp.optimizers.config_moves import allowed, finite_choices, mutate, sample
 
 TOURNAMENTS = ("without_replacement", "with_replacement")
 
@@ -65,7 +64,7 @@ class RegularizedEvolution(Optimizer):
             raise UserError(f"optimizer.mutation_weights names {', '.join(unknown) or 'nothing'}; the space's "
                             f"hyperparameters are {', '.join(names)}")
         for name in weights:
-            if not isinstance(self.configspace[name], (CategoricalHyperparameter, OrdinalHyperparameter)):
+            if finite_choices(self.configspace[name]) is None:
                 raise UserError(f"optimizer.mutation_weights needs categorical or ordinal hyperparameters; {name!r} "
                                 f"is {type(self.configspace[name]).__name__}")
         values = np.array([float(weights[name]) for name in weights])
@@ -80,15 +79,11 @@ class RegularizedEvolution(Optimizer):
         for _ in range(1000):
             name = names[int(self._rng.choice(len(names), p=probabilities))]
             hp = self.configspace[name]
-            options = [v for v in (hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence)
-                       if v != parent[name]]
+            options = [v for v in finite_choices(hp) if v != parent[name]]
             child = Configuration(self.configspace, values={**dict(parent), name: options[int(self._rng.integers(
                 len(options)))]})
-            try:
-                child.check_valid_configuration()
-            except ForbiddenValueError:
-                continue
-            return child
+            if allowed(child):
+                return child
         raise RuntimeError("REA drew 1000 forbidden mutations in a row")
 
     def tell(self, trial: Trial, loss: float, cost: float) -> None:

@@ -5,13 +5,13 @@ baseline."""
 from __future__ import annotations
 
 import numpy as np
-from ConfigSpace import CategoricalHyperparameter, Configuration, OrdinalHyperparameter
-from ConfigSpace.exceptions import ForbiddenValueError
+from ConfigSpace import Configuration
 
 from nas_exp.errors import UserError
 
 MAX_DRAWS = 1000
 from nas_exp.optimizers.base import Optimizer, Trial
+from nas_exp.optimizers.config_moves import allowed, finite_choices
 
 
 class Reinforce(Optimizer):
@@ -30,14 +30,13 @@ class Reinforce(Optimizer):
             raise UserError(f"optimizer.baseline_momentum must be in [0, 1), got {baseline_momentum!r}")
         self.hyperparameters = list(self.configspace.values())
         for hp in self.hyperparameters:
-            if not isinstance(hp, (CategoricalHyperparameter, OrdinalHyperparameter)):
+            if finite_choices(hp) is None:
                 raise UserError(f"REINFORCE needs categorical (or ordinal) hyperparameters; {hp.name!r} is "
                                 f"{type(hp).__name__}: use another optimizer for this space")
         if self.configspace.conditions:
             raise UserError("REINFORCE samples each hyperparameter independently and cannot respect this space's "
                             "conditions: use another optimizer (e.g. rea, smac)")
-        self._choices = [tuple(hp.choices) if isinstance(hp, CategoricalHyperparameter) else tuple(hp.sequence)
-                         for hp in self.hyperparameters]
+        self._choices = [finite_choices(hp) for hp in self.hyperparameters]
         self.learning_rate, self.momentum = learning_rate, baseline_momentum
         self.beta1, self.beta2 = adam_betas
         self._rng = np.random.default_rng(self.seed)
@@ -57,16 +56,9 @@ class Reinforce(Optimizer):
             choices = [int(self._rng.choice(len(p), p=p)) for p in self.probabilities()]
             values = {hp.name: options[i] for hp, options, i in zip(self.hyperparameters, self._choices, choices)}
             config = Configuration(self.configspace, values=values)
-            if not self.configspace.forbidden_clauses or self._allowed(config):
+            if not self.configspace.forbidden_clauses or allowed(config):
                 return Trial(config=config, handle=choices)
         raise RuntimeError(f"REINFORCE drew {MAX_DRAWS} forbidden configurations in a row")
-
-    def _allowed(self, config: Configuration) -> bool:
-        try:
-            config.check_valid_configuration()
-        except ForbiddenValueError:
-            return False
-        return True
 
     def most_likely(self) -> Configuration:
         """The policy's argmax configuration. The run's result is the best configuration seen, as NB201's
