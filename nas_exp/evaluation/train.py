@@ -67,8 +67,8 @@ class TrainEvaluator:
     trains = True  # trains networks (one-shot optimizers may retrain their final cells with it)
     records_cost = True  # measured seconds
     ignores_budgets = False  # a trial of e epochs trains e epochs
-    search_metric = Metric("valid_acc", "max", "%", bound=100.0)
-    report_metric: Metric | None = Metric("test_acc", "max", "%", bound=100.0)
+    search_metric = Metric.percent("valid_acc")
+    report_metric: Metric | None = Metric.percent("test_acc")
 
     def __init__(self, space: SearchSpace, search_on: str, report_on: str, C: int = 16, N: int = 5,
                  epochs: int | None = None,
