@@ -123,11 +123,14 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
             progress.update(task, completed=done,
                             info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
 
-        result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
-                            batch_size=parallel.n_workers,
-                            evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
-                                                         evaluation_log),
-                            objective=parts.objective)
+        try:
+            result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
+                                batch_size=parallel.n_workers,
+                                evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
+                                                             evaluation_log),
+                                objective=parts.objective)
+        finally:
+            parts.optimizer.close()  # buffered optimizer state (SMAC's run history) written, even when interrupted
     wall_time = time.perf_counter() - started + replay.wall_shift
     summary = summarize(resolved, result, parts, wall_time, parts.optimizer.name)
     if parts.objective.multi_objective:

@@ -44,6 +44,9 @@ class Optimizer(ABC):
         """The budgets (epochs) a multi-fidelity optimizer asks for (``uses_budgets``); none otherwise."""
         return []
 
+    def close(self) -> None:
+        """Called once when the search ends (finished, stopped or interrupted): write what was buffered."""
+
     @abstractmethod
     def ask(self) -> Trial: ...
 

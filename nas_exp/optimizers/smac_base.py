@@ -20,8 +20,10 @@ from smac.runhistory.dataclasses import TrialValue
 from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
+from nas_exp.optimizers.smac_components import LookupConfigSelector, LookupIntensifier
 
 UNBOUNDED_TRIALS = 100_000
+SAVE_EVERY = 100  # tells between two writes of SMAC's run history (evaluations.jsonl is the crash-safe record)
 ACQUISITION_MAXIMIZERS = ("auto", "exhaustive", "local_search")
 
 
@@ -57,6 +59,22 @@ def initial_design(facade: Any, scenario: Scenario, n_initial: int | None, expec
     return facade.get_initial_design(scenario)
 
 
+def config_selector(facade: Any, scenario: Scenario) -> LookupConfigSelector:
+    """The facade's config selector settings (retrain after k proposals, retries) in ``LookupConfigSelector``,
+    which proposes what SMAC's would, without its list scans (see ``smac_components``)."""
+    default = facade.get_config_selector(scenario)
+    return LookupConfigSelector(scenario, retrain_after=default._retrain_after,
+                                max_new_config_tries=default._max_new_config_tries)
+
+
+def intensifier(facade: Any, scenario: Scenario, max_config_calls: int = 1, max_incumbents: int = 10) -> Any:
+    """One evaluation per configuration (tabular lookups are deterministic): ``LookupIntensifier``, SMAC's
+    intensifier without its per-ask scans; more calls per configuration: the facade's own ``Intensifier``."""
+    if max_config_calls == 1:
+        return LookupIntensifier(scenario, max_incumbents=max_incumbents)
+    return facade.get_intensifier(scenario, max_config_calls=max_config_calls, max_incumbents=max_incumbents)
+
+
 def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
                   max_leaf_nodes: int | None = None) -> RandomForest:
     """SMAC's HPO-facade forest (log-scaled costs, fully grown trees on all features), with two speed settings:
@@ -73,9 +91,14 @@ def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
 class SMACAskTell(Optimizer):
     """Subclasses build ``self.smac`` (a SMAC facade) from ``self.scenario(...)``."""
 
-    def __init__(self, *args, log_level: int = logging.ERROR, **kwargs) -> None:
+    def __init__(self, *args, log_level: int = logging.ERROR, save_every: int = SAVE_EVERY, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if not (isinstance(save_every, int) and save_every >= 1):
+            raise UserError(f"optimizer.save_every must be a whole number >= 1 (tells between run-history writes), "
+                            f"got {save_every!r}")
         self.log_level = log_level
+        self.save_every = save_every
+        self._told = 0
         logging.getLogger("smac").setLevel(log_level)  # also after Hydra re-configures logging for a later job
         self.smac: Any = None
 
@@ -100,4 +123,12 @@ class SMACAskTell(Optimizer):
         return Trial(config=info.config, budget=info.budget, handle=info)
 
     def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None:
-        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost))
+        """SMAC rewrites its whole run history on every tell by default (quadratic in trials); here it is written
+        every ``save_every`` tells and by ``close``."""
+        self._told += 1
+        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost), save=self._told % self.save_every == 0)
+
+    def close(self) -> None:
+        """Write SMAC's run history, intensifier and optimizer state (smac3/), so the folder is complete."""
+        if self.smac is not None:
+            self.smac.optimizer.save()

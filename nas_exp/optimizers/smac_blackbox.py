@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from smac import BlackBoxFacade
 
-from nas_exp.optimizers.smac_base import SMACAskTell, acquisition_maximizer, check_acquisition, initial_design
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
+                                          initial_design, intensifier)
 
 
 class SMACBlackBox(SMACAskTell):
@@ -21,7 +22,8 @@ class SMACBlackBox(SMACAskTell):
             target_function=self.no_target,
             initial_design=initial_design(facade, scenario, n_initial, self.expected_trials),
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
-            intensifier=facade.get_intensifier(scenario, max_config_calls=1),
+            intensifier=intensifier(facade, scenario, max_config_calls=1, max_incumbents=20),  # the facade's 20
+            config_selector=config_selector(facade, scenario),
             overwrite=True,
             logging_level=self.log_level,
         )

@@ -7,8 +7,8 @@ from smac import HyperparameterOptimizationFacade
 from smac.multi_objective.parego import ParEGO
 
 from nas_exp.errors import UserError
-from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, initial_design,
-                                          random_forest)
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
+                                          initial_design, intensifier, random_forest)
 
 MULTI_OBJECTIVE = ("parego",)
 
@@ -36,7 +36,8 @@ class SMACOptimizer(SMACAskTell):
             model=model,
             initial_design=initial_design(facade, scenario, n_initial, self.expected_trials),
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
-            intensifier=facade.get_intensifier(scenario, max_config_calls=max_config_calls),
+            intensifier=intensifier(facade, scenario, max_config_calls=max_config_calls),
+            config_selector=config_selector(facade, scenario),
             multi_objective_algorithm=ParEGO(scenario, seed=scenario.seed) if self.multi_objective else None,
             overwrite=True,
             logging_level=self.log_level,

@@ -9,7 +9,8 @@ import math
 from smac import HyperbandFacade, MultiFidelityFacade
 
 from nas_exp.errors import UserError
-from nas_exp.optimizers.smac_base import SMACAskTell, acquisition_maximizer, check_acquisition, random_forest
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
+                                          random_forest)
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
 
@@ -45,6 +46,7 @@ class SMACMultiFidelity(SMACAskTell):
             target_function=self.no_target,
             **extra,
             intensifier=facade.get_intensifier(scenario, eta=eta),
+            config_selector=config_selector(facade, scenario),
             overwrite=True,
             logging_level=self.log_level,
         )

@@ -1,0 +1,185 @@
+"""SMAC components for tabular lookups, plugged in through the facade's ``intensifier=`` and ``config_selector=``
+arguments (no monkey-patching).
+
+On a table, an evaluation costs microseconds, so SMAC's own bookkeeping is the whole cost of a study. Two SMAC
+functions grow with the number of trials for no gain when each configuration is evaluated once, deterministically:
+
+- ``smac.intensifier.intensifier.Intensifier.__iter__`` rebuilds the rejected-config list and scans its queue
+  with ``Configuration.__eq__`` on every ask (quadratic in trials). With ``max_config_calls=1`` and a
+  deterministic scenario it never races anything: each new configuration is run once on the one instance-seed
+  key. ``LookupIntensifier`` yields exactly those trials in O(1) per ask (incumbent bookkeeping stays SMAC's).
+- ``smac.main.config_selector.ConfigSelector`` checks ``config not in self._processed_configs`` (a list scan
+  with ``Configuration.__eq__``) for every challenger, and ``_get_x_best`` predicts the evaluated configurations
+  one sklearn call at a time. ``LookupConfigSelector`` keeps a set of encoded vectors and predicts them in one
+  batched call; it proposes the same configurations in the same order.
+
+Configurations are keyed by their encoded vector (``config_key``), never by ``Configuration`` itself:
+ConfigSpace's ``Configuration.__hash__`` is ``hash(repr)``, which disagrees with ``__eq__`` under numpy 2
+(sampled configurations hold ``np.str_``, configurations built from strings hold ``str``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+from ConfigSpace import Configuration
+from smac.intensifier.intensifier import Intensifier
+from smac.main.config_selector import ConfigSelector
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
+from smac.runhistory import TrialInfo
+from smac.utils.logging import get_logger
+
+from nas_exp.errors import UserError
+
+logger = get_logger(__name__)
+
+
+def config_key(config: Configuration) -> bytes:
+    """A hashable key equal for equal configurations, whatever types their values hold: the encoded vector."""
+    return np.asarray(config.get_array(), dtype=np.float64).tobytes()
+
+
+class LookupIntensifier(Intensifier):
+    """SMAC's ``Intensifier`` for deterministic, single-evaluation lookups, O(1) per ask.
+
+    Replaces ``Intensifier.__iter__``: with ``max_config_calls=1`` and a deterministic scenario SMAC's loop yields,
+    for each configuration the config selector proposes, one trial on the single instance-seed key, and skips a
+    configuration already evaluated or running; this does the same without its per-ask scans. Incumbents, the
+    rejected list and SMAC's trajectory are still kept by ``AbstractIntensifier.update_incumbents``."""
+
+    def __init__(self, scenario, retries: int = 16, seed: int | None = None, max_incumbents: int = 10) -> None:
+        if not scenario.deterministic:
+            raise UserError("the lookup intensifier needs a deterministic scenario (one evaluation per configuration)")
+        super().__init__(scenario, max_config_calls=1, max_incumbents=max_incumbents, retries=retries, seed=seed)
+
+    def reset(self) -> None:
+        super().reset()
+        self._asked: set[bytes] = set()
+
+    def __iter__(self) -> Iterator[TrialInfo]:
+        self.__post_init__()
+        self._asked.update(config_key(config) for config in self.runhistory.get_configs())
+        (key,) = self.get_instance_seed_keys_of_interest()  # deterministic: one seed, as SMAC's loop uses
+        fails = 0
+        while fails <= self._retries:
+            try:
+                config = next(self.config_generator)
+            except StopIteration:
+                logger.warning("The config selector found no new configuration; the space may be exhausted.")
+                return
+            identity = config_key(config)
+            if identity in self._asked:  # evaluated or running: SMAC's loop yields no trial for it
+                fails += 1
+                continue
+            fails = 0
+            self._asked.add(identity)
+            yield TrialInfo(config=config, instance=key.instance, seed=key.seed)
+        logger.error("Intensifier could not find any new trials.")
+
+
+class LookupConfigSelector(ConfigSelector):
+    """SMAC's ``ConfigSelector`` with set membership instead of list scans and a batched incumbent prediction.
+
+    ``__iter__`` follows ``smac.main.config_selector.ConfigSelector.__iter__`` (SMAC 2.4) step by step; only the
+    ``config not in self._processed_configs`` tests use a set of encoded vectors. ``_get_x_best`` replaces
+    ``ConfigSelector._get_x_best``: one ``predict_marginalized`` over all evaluated configurations instead of one
+    call per configuration; the first lowest prediction wins, as the stable sort there picks it."""
+
+    def _is_new(self, config: Configuration) -> bool:
+        return config_key(config) not in self._processed_keys
+
+    def _mark(self, config: Configuration) -> None:
+        self._processed_configs.append(config)
+        self._processed_keys.add(config_key(config))
+
+    def __iter__(self) -> Iterator[Configuration]:
+        assert self._runhistory is not None and self._runhistory_encoder is not None
+        assert self._model is not None and self._acquisition_maximizer is not None
+        assert self._acquisition_function is not None and self._random_design is not None
+
+        self._processed_configs = self._runhistory.get_configs()
+        self._processed_keys = {config_key(config) for config in self._processed_configs}
+        self._max_new_config_tries += len(self._processed_configs)
+        self._call_callbacks_on_start()
+
+        for config in self._initial_design_configs:
+            if self._is_new(config):
+                self._mark(config)
+                self._call_callbacks_on_end(config)
+                yield config
+                self._call_callbacks_on_start()
+
+        while True:
+            if (mo := self._runhistory_encoder.multi_objective_algorithm) is not None:
+                mo.update_on_iteration_start()
+
+            X, Y, X_configurations = self._collect_data()
+            previous_configs = self._runhistory.get_configs()
+
+            if X.shape[0] == 0:  # no data yet: one random configuration (SMAC's behaviour)
+                config = self._scenario.configspace.sample_configuration()
+                self._call_callbacks_on_end(config)
+                yield config
+                self._call_callbacks_on_start()
+                continue
+
+            if self._previous_entries != Y.shape[0]:
+                self._model.train(X, Y)
+                x_best_array, best_observation = self._get_x_best(X_configurations)
+                self._acquisition_function.update(
+                    model=self._model,
+                    eta=best_observation,
+                    incumbent_array=x_best_array,
+                    num_data=len(self._get_evaluated_configs()),
+                    X=X_configurations,
+                )
+            self._previous_entries = Y.shape[0]
+
+            challengers = self._acquisition_maximizer.maximize(previous_configs, random_design=self._random_design)
+
+            retrain = False
+            counter = 0
+            failed_counter = 0
+            for config in challengers:
+                if self._is_new(config):
+                    counter += 1
+                    self._mark(config)
+                    self._call_callbacks_on_end(config)
+                    yield config
+                    retrain = counter == self._retrain_after
+                    self._call_callbacks_on_start()
+                    if retrain:
+                        break
+                else:
+                    failed_counter += 1
+                    if failed_counter == self._max_new_config_tries:
+                        logger.warning(f"Could not return a new configuration after {failed_counter} retries.")
+                        break
+
+            if not retrain:
+                logger.warning("Did not find enough configurations from the acquisition function. Sampling random "
+                               "configurations.")
+                random_configs_retries = 0
+                while counter < self._retrain_after and random_configs_retries < self._max_new_config_tries:
+                    config = self._scenario.configspace.sample_configuration()
+                    if self._is_new(config):
+                        counter += 1
+                        config.origin = "Random Search (max retries, no candidates)"
+                        self._mark(config)
+                        self._call_callbacks_on_end(config)
+                        yield config
+                        retrain = counter == self._retrain_after
+                        self._call_callbacks_on_start()
+                    else:
+                        random_configs_retries += 1
+                    if random_configs_retries == self._max_new_config_tries:
+                        logger.warning(f"Could not return a new configuration after {random_configs_retries} "
+                                       "retries.")
+                        raise ConfigurationSpaceExhaustedException()
+
+    def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        assert self._model is not None
+        means, _ = self._model.predict_marginalized(X)
+        best = int(np.argmin(means[:, 0]))  # first minimum, as SMAC's stable sort of (cost, x) pairs
+        return X[best], means[best, 0]
