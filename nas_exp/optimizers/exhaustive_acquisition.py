@@ -7,11 +7,13 @@ is small enough, scoring every not-yet-evaluated configuration in one vectorized
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 from smac.acquisition.maximizer.abstract_acquisition_maximizer import AbstractAcquisitionMaximizer
+from smac.acquisition.maximizer.helpers import ChallengerList
+from smac.random_design.abstract_random_design import AbstractRandomDesign
 
 from nas_exp.errors import UserError
 from nas_exp.optimizers.config_moves import finite_choices
@@ -45,36 +47,105 @@ def enumeration_problem(configspace: ConfigurationSpace) -> str | None:
     return _choices(configspace)[2]
 
 
-def enumerate_configs(configspace: ConfigurationSpace) -> list[Configuration]:
-    """Every configuration of a finite space of categorical/ordinal hyperparameters without conditions."""
+def encoded_grid(configspace: ConfigurationSpace) -> np.ndarray:
+    """Every configuration of a finite space as ConfigSpace's encoded vectors, one row each, in the order of
+    ``itertools.product`` over the hyperparameters' values (the first varies slowest). No ``Configuration`` is
+    built: for FCNet's 62,208 configurations this takes milliseconds instead of seconds."""
     names, choices, problem = _choices(configspace)
     if problem is not None:
         raise UserError(problem)
-    return [Configuration(configspace, values=dict(zip(names, values))) for values in itertools.product(*choices)]
+    columns = [configspace[name].to_vector(np.asarray(values, dtype=object)).astype(np.float64)
+               for name, values in zip(names, choices)]
+    grids = np.meshgrid(*columns, indexing="ij")
+    grid = np.empty((int(np.prod([len(c) for c in choices])), len(configspace)), dtype=np.float64)
+    for name, values in zip(names, grids):
+        grid[:, configspace.index_of[name]] = values.ravel()
+    return grid
+
+
+def enumerate_configs(configspace: ConfigurationSpace) -> list[Configuration]:
+    """Every configuration of a finite space of categorical/ordinal hyperparameters without conditions."""
+    return [Configuration(configspace, vector=row) for row in encoded_grid(configspace)]
+
+
+class _LazyConfigs(Sequence):
+    """Rows of the grid as ``Configuration`` objects, built only when SMAC's challenger list reaches them."""
+
+    def __init__(self, configspace: ConfigurationSpace, rows: np.ndarray) -> None:
+        self._configspace, self._rows = configspace, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        config = Configuration(self._configspace, vector=self._rows[i])
+        config.origin = "Acquisition Function Maximizer: exhaustive"
+        return config
 
 
 class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
-    """Returns the ``n_points`` unevaluated configurations with the highest acquisition value."""
+    """Returns the ``n_points`` unevaluated configurations with the highest acquisition value.
+
+    Works on the encoded array of the whole space: evaluated configurations are found by their position in the
+    grid (computed from their encoded vector, never by ``Configuration`` hashing, which disagrees with equality
+    under numpy 2), the acquisition function scores the open rows in one call, and ``Configuration`` objects are
+    built only for the challengers SMAC actually takes."""
 
     def __init__(self, configspace: ConfigurationSpace, acquisition_function=None, challengers: int = 5000,
                  seed: int = 0) -> None:
         super().__init__(configspace, acquisition_function, challengers=challengers, seed=seed)
-        self._all = enumerate_configs(configspace)
-        self._position = {config: i for i, config in enumerate(self._all)}
-        self._arrays = np.array([config.get_array() for config in self._all])
+        self._arrays = encoded_grid(configspace)
+        names, choices, _ = _choices(configspace)
+        # the grid position of a vector, by mixed radix over the hyperparameters (first varies slowest)
+        sizes = [len(c) for c in choices]
+        self._columns = [configspace.index_of[name] for name in names]
+        self._strides = np.array([int(np.prod(sizes[k + 1:])) for k in range(len(sizes))], dtype=np.int64)
+        self._codes = [{float(v): k for k, v in enumerate(np.unique(self._arrays[:, column]))}
+                       for column in self._columns]
+        for codes, column in zip(self._codes, self._columns):  # encoded values must sort as the choices do
+            assert list(codes) == sorted(codes) and len(codes) == len(set(self._arrays[:, column]))
 
-    def _maximize(self, previous_configs: list[Configuration], n_points: int) -> list[tuple[float, Configuration]]:
+    def positions(self, configs: Sequence[Configuration]) -> np.ndarray:
+        """Grid rows of ``configs`` (by their encoded vectors)."""
+        if not configs:
+            return np.empty(0, dtype=np.int64)
+        vectors = np.array([config.get_array() for config in configs], dtype=np.float64)
+        digits = np.array([[codes[float(v)] for v in vectors[:, column]]
+                           for codes, column in zip(self._codes, self._columns)], dtype=np.int64)
+        return self._strides @ digits
+
+    def _ranked(self, previous_configs: list[Configuration], n_points: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and acquisition values of the best ``n_points`` open configurations, best first."""
         assert self._acquisition_function is not None
-        open_mask = np.ones(len(self._all), dtype=bool)
-        for config in previous_configs:
-            position = self._position.get(config)
-            if position is not None:
-                open_mask[position] = False
+        open_mask = np.ones(len(self._arrays), dtype=bool)
+        open_mask[self.positions(previous_configs)] = False
         candidates = np.flatnonzero(open_mask)
         if candidates.size == 0:
-            return []
+            return candidates, np.empty(0)
         values = self._acquisition_function._compute(self._arrays[candidates]).ravel()  # one vectorized call
         values = np.where(np.isnan(values), -np.finfo(float).max, values)
         # highest value first; ties broken by a seeded random key so equal values are not taken in space order
         order = np.lexsort((self._rng.rand(candidates.size), values))[::-1][:n_points]
-        return [(float(values[i]), self._all[candidates[i]]) for i in order]
+        return candidates[order], values[order]
+
+    def _maximize(self, previous_configs: list[Configuration], n_points: int) -> list[tuple[float, Configuration]]:
+        rows, values = self._ranked(previous_configs, n_points)
+        configs = _LazyConfigs(self._configspace, self._arrays[rows])
+        return [(float(value), configs[i]) for i, value in enumerate(values)]
+
+    def maximize(self, previous_configs: list[Configuration], n_points: int | None = None,
+                 random_design: AbstractRandomDesign | None = None) -> Iterator[Configuration]:
+        """``AbstractAcquisitionMaximizer.maximize`` with the challengers built lazily: SMAC asks for up to 5000
+        but takes about as many as it retrains after (8 for the HPO facade)."""
+        n_points = self._challengers if n_points is None else n_points
+
+        def challengers() -> Sequence[Configuration]:
+            rows, _ = self._ranked(previous_configs, n_points)
+            return _LazyConfigs(self._configspace, self._arrays[rows])
+
+        challenger_list = ChallengerList(self._configspace, challengers, random_design)
+        if random_design is not None:
+            random_design.next_iteration()
+        return challenger_list

@@ -1,0 +1,114 @@
+"""nas-exp's SMAC components (intensifier, config selector, exhaustive maximizer on the encoded grid): they
+propose what SMAC's own would, key configurations by value (not by ``Configuration.__hash__``) and write SMAC's
+run history in batches."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+from ConfigSpace import Configuration
+from smac import HyperparameterOptimizationFacade as HPO
+from smac.acquisition.function import EI
+from smac.runhistory.dataclasses import TrialValue
+
+from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, _choices, encoded_grid
+from nas_exp.optimizers.smac_base import config_selector, intensifier, random_forest
+from nas_exp.optimizers.smac_components import config_key
+from nas_exp.optimizers.smac_hpo import SMACOptimizer
+from nas_exp.search_spaces.fcnet import FCNetSpace
+from nas_exp.search_spaces.nb201 import NB201Space
+
+
+def as_plain_strings(config: Configuration) -> Configuration:
+    """The same configuration built from Python strings (a sampled one holds numpy strings)."""
+    return Configuration(config.config_space, values={name: str(value) for name, value in config.items()})
+
+
+def test_config_key_is_equal_for_equal_configurations_whatever_their_value_types():
+    configspace = NB201Space().configspace
+    configspace.seed(3)
+    for sampled in configspace.sample_configuration(20):
+        rebuilt = as_plain_strings(sampled)
+        assert sampled == rebuilt and config_key(sampled) == config_key(rebuilt)
+    a, b = configspace.sample_configuration(2)
+    assert a != b and config_key(a) != config_key(b)
+
+
+def test_encoded_grid_is_the_product_of_the_choices_in_order():
+    for configspace in (NB201Space().configspace, FCNetSpace().configspace):
+        names, choices, _ = _choices(configspace)
+        grid = encoded_grid(configspace)
+        product = list(itertools.product(*choices))
+        assert grid.shape == (len(product), len(names))
+        for i in (0, 1, len(product) // 3, len(product) - 1):
+            assert Configuration(configspace, vector=grid[i]) == Configuration(configspace,
+                                                                               values=dict(zip(names, product[i])))
+        assert len({row.tobytes() for row in grid}) == len(product)
+
+
+def scenario(tmp_path, seed: int = 0):
+    return SMACOptimizer(NB201Space().configspace, seed=seed, output_dir=tmp_path).scenario()
+
+
+def test_exhaustive_maximizer_never_offers_an_evaluated_configuration(tmp_path):
+    """Evaluated configurations are excluded by value, whether they hold numpy or Python strings (a dict keyed
+    by ``Configuration`` missed the sampled ones: its hash is the repr, which differs between the two)."""
+    configspace = NB201Space().configspace
+    maximizer = ExhaustiveAcquisitionMaximizer(configspace, seed=0)
+    configspace.seed(1)
+    sampled = configspace.sample_configuration(30)
+    evaluated = sampled[:15] + [as_plain_strings(c) for c in sampled[15:]]
+    model = random_forest(scenario(tmp_path))
+    rng = np.random.default_rng(0)
+    model.train(np.array([c.get_array() for c in evaluated]), rng.random((30, 1)))
+    acquisition = EI()
+    acquisition.update(model=model, eta=0.1, num_data=30)
+    maximizer.acquisition_function = acquisition
+    assert sorted(maximizer.positions(evaluated)) == sorted(maximizer.positions(sampled))
+    offered = list(maximizer.maximize(evaluated, n_points=len(maximizer._arrays)))
+    assert len(offered) == 15625 - 30
+    assert not {config_key(c) for c in offered} & {config_key(c) for c in evaluated}
+
+
+def propose(facade_kwargs: dict, tmp_path, losses: dict[bytes, float], n: int = 30) -> list[bytes]:
+    """The configurations a seeded SMAC HPO facade proposes over ``n`` ask/tell rounds."""
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=4, output_dir=tmp_path, max_trials=n, n_initial=6)
+    scenario = optimizer.smac.scenario
+    smac = HPO(scenario, target_function=optimizer.no_target, model=random_forest(scenario),
+               initial_design=HPO.get_initial_design(scenario, n_configs=6),
+               acquisition_maximizer=ExhaustiveAcquisitionMaximizer(scenario.configspace, seed=scenario.seed),
+               overwrite=True, logging_level=40, **facade_kwargs(scenario))
+    asked = []
+    for _ in range(n):
+        info = smac.ask()
+        key = config_key(info.config)
+        asked.append(key)
+        smac.tell(info, TrialValue(cost=losses.setdefault(key, float(np.random.default_rng(len(losses)).random()))))
+    return asked
+
+
+def test_lookup_components_propose_what_smacs_own_components_propose(tmp_path):
+    losses: dict[bytes, float] = {}  # one fixed loss per configuration, shared by both runs
+    smacs_own = propose(lambda s: {"intensifier": HPO.get_intensifier(s, max_config_calls=1)}, tmp_path / "a",
+                        losses)
+    lookup = propose(lambda s: {"intensifier": intensifier(HPO, s), "config_selector": config_selector(HPO, s)},
+                     tmp_path / "b", losses)
+    assert lookup == smacs_own and len(set(lookup)) == 30
+
+
+def test_run_history_is_written_every_k_tells_and_on_close(tmp_path):
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=0, output_dir=tmp_path, max_trials=12, n_initial=12,
+                              save_every=5)
+
+    def n_saved() -> int:
+        files = list((tmp_path / "smac3").glob("**/runhistory.json"))
+        return len(json.loads(files[0].read_text())["data"]) if files else 0
+
+    for i in range(7):
+        trial = optimizer.ask()
+        optimizer.tell(trial, loss=float(i), cost=1.0)
+    assert n_saved() == 5
+    optimizer.close()
+    assert n_saved() == 7
