@@ -6,20 +6,28 @@ from smac import BlackBoxFacade
 
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
                                           initial_design, intensifier)
+from nas_exp.optimizers.smac_components import ScheduledGaussianProcess
 
 
 class SMACBlackBox(SMACAskTell):
+    """``gp_warmup``/``gp_growth``: the kernel hyperparameters are optimized on each of the first ``gp_warmup``
+    fits, then whenever the data grew by ``gp_growth`` since the last optimization (``ScheduledGaussianProcess``);
+    ``gp_growth=0`` is SMAC's own schedule (every fit)."""
+
     name = "smac_bb"
 
-    def __init__(self, *args, n_initial: int | None = None, acquisition: str = "auto",
-                 **kwargs) -> None:
+    def __init__(self, *args, n_initial: int | None = None, acquisition: str = "auto", gp_warmup: int = 20,
+                 gp_growth: float = 0.25, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         check_acquisition(acquisition)
         scenario = self.scenario()
         facade = BlackBoxFacade
+        model = ScheduledGaussianProcess(configspace=scenario.configspace, kernel=facade.get_kernel(scenario),
+                                         normalize_y=True, seed=scenario.seed, warmup=gp_warmup, growth=gp_growth)
         self.smac = facade(
             scenario,
             target_function=self.no_target,
+            model=model,
             initial_design=initial_design(facade, scenario, n_initial, self.expected_trials),
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
             intensifier=intensifier(facade, scenario, max_config_calls=1, max_incumbents=20),  # the facade's 20

@@ -27,6 +27,7 @@ from ConfigSpace import Configuration
 from smac.intensifier.intensifier import Intensifier
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
+from smac.model.gaussian_process import GaussianProcess
 from smac.runhistory import TrialInfo
 from smac.utils.logging import get_logger
 
@@ -183,3 +184,33 @@ class LookupConfigSelector(ConfigSelector):
         means, _ = self._model.predict_marginalized(X)
         best = int(np.argmin(means[:, 0]))  # first minimum, as SMAC's stable sort of (cost, x) pairs
         return X[best], means[best, 0]
+
+
+class ScheduledGaussianProcess(GaussianProcess):
+    """SMAC's ``GaussianProcess`` whose kernel hyperparameters are re-optimized on a schedule, not on every fit.
+
+    ``GaussianProcess._train`` maximizes the marginal likelihood (10 L-BFGS restarts) every time the model is
+    trained, and the black-box facade trains it on every ask: that optimization is most of smac_bb's cost. Here
+    the first ``warmup`` fits optimize as SMAC does; after that the hyperparameters are re-optimized once the data
+    has grown by ``growth`` (a fraction) since the last optimization, and in between the GP is refit on all data
+    with the last optimized hyperparameters (exact posterior, only the kernel's length scales are kept).
+    ``growth=0`` optimizes on every fit (SMAC's behaviour)."""
+
+    def __init__(self, *args, warmup: int = 20, growth: float = 0.25, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if warmup < 0 or growth < 0:
+            raise UserError(f"the GP schedule needs warmup >= 0 and growth >= 0, got {warmup!r} and {growth!r}")
+        self._warmup, self._growth = warmup, growth
+        self._optimized_at: int | None = None
+
+    def due(self, n: int) -> bool:
+        """Whether a fit on ``n`` data points re-optimizes the kernel hyperparameters."""
+        if self._growth == 0 or n <= self._warmup or self._optimized_at is None:
+            return True
+        return n >= self._optimized_at * (1 + self._growth)
+
+    def _train(self, X: np.ndarray, y: np.ndarray, optimize_hyperparameters: bool = True):
+        optimize = optimize_hyperparameters and self.due(X.shape[0])
+        if optimize:
+            self._optimized_at = X.shape[0]
+        return super()._train(X, y, optimize_hyperparameters=optimize)
