@@ -112,3 +112,28 @@ def test_run_history_is_written_every_k_tells_and_on_close(tmp_path):
     assert n_saved() == 5
     optimizer.close()
     assert n_saved() == 7
+
+
+def test_gp_schedule_optimizes_hyperparameters_early_then_as_the_data_grows(tmp_path):
+    from smac import BlackBoxFacade
+
+    from nas_exp.optimizers.smac_components import ScheduledGaussianProcess
+
+    s = scenario(tmp_path)
+    gp = ScheduledGaussianProcess(configspace=s.configspace, kernel=BlackBoxFacade.get_kernel(s), normalize_y=True,
+                                  seed=0, warmup=5, growth=0.5)
+    rng = np.random.default_rng(0)
+    X = np.array([c.get_array() for c in s.configspace.sample_configuration(30)])
+    y = rng.random((30, 1))
+    optimized = []
+    for n in range(1, 31):
+        before = gp._n_ll_evals
+        gp.train(X[:n], y[:n])
+        if gp._n_ll_evals > before:
+            optimized.append(n)
+    assert optimized == [1, 2, 3, 4, 5, 8, 12, 18, 27]  # after 5: each time the data grew by half
+    mean, var = gp.predict(X[:3])
+    assert np.all(np.isfinite(mean)) and np.all(var >= 0)
+    every = ScheduledGaussianProcess(configspace=s.configspace, kernel=BlackBoxFacade.get_kernel(s),
+                                     normalize_y=True, seed=0, growth=0)
+    assert all(every.due(n) for n in range(1, 200))
