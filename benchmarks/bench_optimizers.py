@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, nargs="+", default=[50, 200, 500, 1000])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cap", type=float, default=60.0, help="optimizer seconds after which a run stops")
+    parser.add_argument("--raw-seeds", type=int, default=None, help="seeds of smac_raw (default: --seeds)")
     parser.add_argument("--only", nargs="*", default=None, help="optimizers to run (default: all available)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     args = parser.parse_args()
@@ -191,7 +192,8 @@ def main() -> None:
         cut: list[str] = []
         for name in names:
             one_run(name, space, evaluator, 0, 3, args.cap)  # warm-up: imports and first-use caches not timed
-            runs = [one_run(name, space, evaluator, seed, n_max, args.cap) for seed in range(args.seeds)]
+            n_seeds = args.raw_seeds if name == "smac_raw" and args.raw_seeds is not None else args.seeds
+            runs = [one_run(name, space, evaluator, seed, n_max, args.cap) for seed in range(n_seeds)]
             records[name] = runs
             reached = min(len(r.overhead) for r in runs)
             if reached < n_max:
@@ -215,8 +217,9 @@ def main() -> None:
             cells += [mean_se(v) if len(v) == len(runs) else "-" for v in regret_at]
             cells += [f"{statistics.mean(r.build for r in runs):.2f}",
                       f"{statistics.mean(sum(r.overhead) for r in runs):.2f}"]
-            table.add_row(name, *cells)
-            rows.append([name, *cells])
+            label = name if len(runs) == args.seeds else f"{name} ({len(runs)} seeds)"
+            table.add_row(label, *cells)
+            rows.append([label, *cells])
         console.print(table)
         for line in cut:
             console.print(f"note: {line}")
