@@ -47,11 +47,17 @@ class AvgPool3x3(nn.Module):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scaled(x, None)
+
+    def scaled(self, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+        """``scale * self(x)`` (``scale``: a 0-dim tensor, or None for 1), with the scale folded into the small
+        1 / count map on the CPU: one full-size multiplication instead of two (the supernet's weighted edge)."""
         if x.device.type != "cpu" or x.dim() != 4:
-            return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+            out = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+            return out if scale is None else scale * out
         channels, height, width = x.shape[1], x.shape[2], x.shape[3]
         kernel, inv_count = _box_filter(channels, height, width, x.dtype)
-        return F.conv2d(x, kernel, padding=1, groups=channels) * inv_count
+        return F.conv2d(x, kernel, padding=1, groups=channels) * (inv_count if scale is None else scale * inv_count)
 
     def extra_repr(self) -> str:
         return "kernel_size=3, stride=1, padding=1, count_include_pad=False"
