@@ -19,7 +19,7 @@ alike; use the ratios, not the absolute times):
 * ``+ channels_last``: the same nets and inputs in channels_last memory format.
 
 ``--rss`` also runs a 3-step full-size (C=16, N=5, batch 64) first-order DARTS search epoch in a fresh child process
-per code variant and reports its peak resident set size (``ru_maxrss``): the old ops vs the current ones.
+per code variant and reports its peak resident set size (VmHWM): the old ops vs the current ones.
 """
 
 from __future__ import annotations
@@ -130,6 +130,19 @@ def bench_size(C: int, N: int, batch: int, rounds: int, channels_last: bool) -> 
 
 
 # -- peak RSS of a short search (child process) -----------------------------------------------------------------------
+def peak_rss_mib() -> float:
+    """This process' peak resident set size: VmHWM (the ``ru_maxrss`` of an exec'd child starts at its parent's RSS
+    at fork time on Linux, so it would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
+
+
 def rss_child(old_ops: bool, steps: int) -> None:
     """A 1-epoch, ``steps``-step first-order DARTS search at C=16 N=5 batch 64 on synthetic data; prints the peak RSS
     (MiB) and the final training loss."""
@@ -145,9 +158,9 @@ def rss_child(old_ops: bool, steps: int) -> None:
     method.setup(batches.num_classes, batches.in_channels, batches.device)
     if old_ops:
         use_old_ops(method.net)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    before = peak_rss_mib()
     outcome = method.search(batches)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    peak = peak_rss_mib()
     print(f"RSS {before:.0f} {peak:.0f} {outcome.records[-1].train_loss:.6f}")
 
 
@@ -166,7 +179,7 @@ def measure_rss(old_ops: bool, steps: int, threads: int) -> tuple[float, float, 
 # -- report ----------------------------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="16x5,8x1", help="comma list of CxN")
+    parser.add_argument("--sizes", default="16x5,8x1", help="comma list of CxN (none: no timing)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (one step of every net each)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (1: stable on a busy box)")
@@ -184,7 +197,7 @@ def main() -> None:
                         f"median of {args.rounds} interleaved rounds; torch {torch.__version__}")
     for col in ("C x N", "net", "ms/step", "vs plain", "vs old ops", "first loss"):
         table.add_column(col, justify="right")
-    for size in args.sizes.split(","):
+    for size in [] if args.sizes == "none" else args.sizes.split(","):
         C, N = (int(v) for v in size.lower().split("x"))
         seconds, first = bench_size(C, N, args.batch, args.rounds, args.channels_last)
         for name, s in seconds.items():
@@ -192,10 +205,11 @@ def main() -> None:
             plain = seconds["plain + channels_last" if name == "supernet + channels_last" else "plain"]
             table.add_row(f"{C} x {N}", name, f"{1000 * s:.0f}", f"{s / plain:.2f}x" if name != "plain" else "1.00x",
                           f"{s / old:.2f}x" if old else "", f"{first[name]:.6f}")
-    console.print(table)
-    console.print("vs plain: supernet / plain at the same size and layout (the channels_last supernet against the "
-                  "channels_last plain net); vs old ops: against the supernet with the old ops; first loss: the "
-                  "warm-up step's loss (old and new ops of the same supernet must agree)", soft_wrap=True)
+    if args.sizes != "none":
+        console.print(table)
+        console.print("vs plain: supernet / plain at the same size and layout (the channels_last supernet against "
+                      "the channels_last plain net); vs old ops: against the supernet with the old ops; first loss: the "
+                      "warm-up step's loss (old and new ops of the same supernet must agree)", soft_wrap=True)
     if args.rss:
         rss = Table(title=f"peak RSS of a {args.rss_steps}-step first-order DARTS search epoch, C=16 N=5 batch 64, "
                           "fresh process each")
