@@ -16,7 +16,9 @@ alike; use the ratios, not the absolute times):
 * supernet, old ops: the same net with the ops as they were before this benchmark existed (torch's CPU
   ``AvgPool2d(3, 1, 1, count_include_pad=False)``, a ReLU per conv candidate, the running sum of ``w_k * op_k(x)``):
   the baseline, and a check that both compute the same loss;
-* ``+ channels_last``: the same nets and inputs in channels_last memory format.
+* ``+ channels_last``: the same nets and inputs in channels_last memory format (the project's default layout now);
+* ``+ compile`` (``--compile``): those wrapped in ``torch.compile`` (default mode: Inductor's C++ kernels); the
+  "first s" column is then mostly the compile time.
 
 ``--rss`` also runs a 3-step full-size (C=16, N=5, batch 64) first-order DARTS search epoch in a fresh child process
 per code variant and reports its peak resident set size (VmHWM): the old ops vs the current ones.
@@ -45,6 +47,7 @@ from nas_exp.one_shot.supernet import NB201SuperNet
 from nas_exp.search_spaces.nb201 import OPS, Arch
 
 console = Console()
+WARMUP: dict[str, float] = {}  # seconds of each net's first step (with --compile: mostly compilation)
 ALL_CONV3 = Arch(("nor_conv_3x3",) * 6)
 
 
@@ -93,8 +96,12 @@ def make_step(net: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 def time_interleaved(steps: dict[str, Callable[[], float]], rounds: int) -> tuple[dict[str, float], dict[str, float]]:
     """Median seconds per step of each entry (one warm-up step each, then ``rounds`` rounds of one step each, in
-    turn) and the first (warm-up) loss of each."""
-    first = {name: step() for name, step in steps.items()}
+    turn) and the first (warm-up) loss of each; the warm-up seconds of each entry go to ``WARMUP``."""
+    first = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
+        first[name] = step()
+        WARMUP[name] = time.perf_counter() - start
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
@@ -104,7 +111,8 @@ def time_interleaved(steps: dict[str, Callable[[], float]], rounds: int) -> tupl
     return {name: statistics.median(t) for name, t in times.items()}, first
 
 
-def bench_size(C: int, N: int, batch: int, rounds: int, channels_last: bool) -> tuple[dict[str, float], dict]:
+def bench_size(C: int, N: int, batch: int, rounds: int, channels_last: bool,
+               compile: bool = False) -> tuple[dict[str, float], dict]:
     torch.manual_seed(0)
     images = torch.randn(batch, 3, 32, 32)
     labels = torch.randint(0, 10, (batch,))
@@ -122,10 +130,16 @@ def bench_size(C: int, N: int, batch: int, rounds: int, channels_last: bool) -> 
         nets["plain + channels_last"] = (NB201Network(ALL_CONV3, C=C, N=N).to(memory_format=cl), None)
         torch.manual_seed(2)
         nets["supernet + channels_last"] = (NB201SuperNet(C, N).to(memory_format=cl), weights)
+    if compile:  # in the layout the project uses (channels_last), torch.compile's default mode (Inductor, C++)
+        cl = torch.channels_last
+        torch.manual_seed(1)
+        nets["plain + channels_last + compile"] = (NB201Network(ALL_CONV3, C=C, N=N).to(memory_format=cl), None)
+        torch.manual_seed(2)
+        nets["supernet + channels_last + compile"] = (NB201SuperNet(C, N).to(memory_format=cl), weights)
     steps = {}
     for name, (net, w) in nets.items():
         x = images.contiguous(memory_format=torch.channels_last) if "channels_last" in name else images
-        steps[name] = make_step(net, x, labels, w)
+        steps[name] = make_step(torch.compile(net) if "compile" in name else net, x, labels, w)
     return time_interleaved(steps, rounds)
 
 
@@ -184,6 +198,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (one step of every net each)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (1: stable on a busy box)")
     parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--compile", action="store_true",
+                        help="also torch.compile (default mode) the channels_last nets; 'first s' = compile time")
     parser.add_argument("--rss", action="store_true", help="also the peak RSS of a 3-step full-size DARTS search")
     parser.add_argument("--rss-steps", type=int, default=3)
     parser.add_argument("--rss-child", choices=("old", "new"), help=argparse.SUPPRESS)
@@ -195,21 +211,23 @@ def main() -> None:
 
     table = Table(title=f"weight step (fwd + bwd + SGD), CPU {args.threads} thread(s), batch {args.batch}, 32x32x3, "
                         f"median of {args.rounds} interleaved rounds; torch {torch.__version__}")
-    for col in ("C x N", "net", "ms/step", "vs plain", "vs old ops", "first loss"):
+    for col in ("C x N", "net", "ms/step", "vs plain", "vs old ops", "first s", "first loss"):
         table.add_column(col, justify="right")
     for size in [] if args.sizes == "none" else args.sizes.split(","):
         C, N = (int(v) for v in size.lower().split("x"))
-        seconds, first = bench_size(C, N, args.batch, args.rounds, args.channels_last)
+        seconds, first = bench_size(C, N, args.batch, args.rounds, args.channels_last, args.compile)
         for name, s in seconds.items():
             old = seconds["supernet, old ops"] if name.startswith("supernet") else None
-            plain = seconds["plain + channels_last" if name == "supernet + channels_last" else "plain"]
+            plain = seconds[name.replace("supernet", "plain") if name.startswith("supernet +") else "plain"]
             table.add_row(f"{C} x {N}", name, f"{1000 * s:.0f}", f"{s / plain:.2f}x" if name != "plain" else "1.00x",
-                          f"{s / old:.2f}x" if old else "", f"{first[name]:.6f}")
+                          f"{s / old:.2f}x" if old else "", f"{WARMUP[name]:.1f}", f"{first[name]:.6f}")
     if args.sizes != "none":
         console.print(table)
-        console.print("vs plain: supernet / plain at the same size and layout (the channels_last supernet against "
-                      "the channels_last plain net); vs old ops: against the supernet with the old ops; first loss: the "
-                      "warm-up step's loss (old and new ops of the same supernet must agree)", soft_wrap=True)
+        console.print("vs plain: supernet / plain at the same size and layout (the channels_last [+ compile] "
+                      "supernet against the channels_last [+ compile] plain net; plain rows: against plain); "
+                      "vs old ops: against the supernet with the old ops; first s: the warm-up step's seconds "
+                      "(with compile: the compilation); first loss: the warm-up step's loss (old and new ops of "
+                      "the same supernet must agree)", soft_wrap=True)
     if args.rss:
         rss = Table(title=f"peak RSS of a {args.rss_steps}-step first-order DARTS search epoch, C=16 N=5 batch 64, "
                           "fresh process each")
