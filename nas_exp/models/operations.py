@@ -63,13 +63,22 @@ class AvgPool3x3(nn.Module):
         return "kernel_size=3, stride=1, padding=1, count_include_pad=False"
 
 
-@lru_cache(maxsize=64)
 def _box_filter(channels: int, height: int, width: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """(depthwise ones kernel (channels, 1, 3, 3), 1 / in-image neighbour count (1, 1, height, width)) on the CPU."""
+    """(depthwise ones kernel (channels, 1, 3, 3), 1 / in-image neighbour count (1, 1, height, width)) on the CPU;
+    cached per shape in eager mode (under torch.compile they are built in the graph, as constants)."""
+    if torch.compiler.is_compiling():
+        return _make_box_filter(channels, height, width, dtype)
+    return _cached_box_filter(channels, height, width, dtype)
+
+
+def _make_box_filter(channels: int, height: int, width: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     kernel = torch.ones(channels, 1, 3, 3, dtype=dtype)
     count = F.conv2d(torch.ones(1, 1, height, width, dtype=torch.float64),
                      torch.ones(1, 1, 3, 3, dtype=torch.float64), padding=1)  # exact small integers
     return kernel, (1.0 / count).to(dtype)
+
+
+_cached_box_filter = lru_cache(maxsize=64)(_make_box_filter)
 
 
 def avg_pool_3x3() -> nn.Module:
