@@ -212,7 +212,7 @@ def main() -> None:
     table = Table(title=f"weight step (fwd + bwd + SGD), CPU {args.threads} thread(s), batch {args.batch}, 32x32x3, "
                         f"median of {args.rounds} interleaved rounds; torch {torch.__version__}")
     for col in ("C x N", "net", "ms/step", "vs plain", "vs old ops", "first s", "first loss"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=col == "net")
     for size in [] if args.sizes == "none" else args.sizes.split(","):
         C, N = (int(v) for v in size.lower().split("x"))
         seconds, first = bench_size(C, N, args.batch, args.rounds, args.channels_last, args.compile)
