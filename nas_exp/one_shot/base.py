@@ -23,7 +23,6 @@ from nas_exp.one_shot.selection import Retrain
 from nas_exp.one_shot.settings import OneShotSettings
 from nas_exp.one_shot.supernet import NB201SuperNet
 from nas_exp.search_spaces.nb201 import Arch
-from nas_exp.training.device import memory_format
 
 
 class OneShotOptimizer(ABC):
@@ -49,8 +48,7 @@ class OneShotOptimizer(ABC):
         self.device = torch.device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net = NB201SuperNet(s.C, s.N, num_classes, in_channels).to(self.device,
-                                                                            memory_format=memory_format(self.device))
+            self.net = NB201SuperNet(s.C, s.N, num_classes, in_channels).to(self.device)
             self.setup_architecture(self.device)
         self.w_optimizer = torch.optim.SGD(self.net.parameters(), lr=s.learning_rate, momentum=s.momentum,
                                            weight_decay=s.weight_decay, nesterov=s.nesterov)

@@ -13,7 +13,6 @@ import torch
 
 from nas_exp.errors import UserError
 from nas_exp.training.augment import normalize, random_crop_flip
-from nas_exp.training.device import memory_format
 from nas_exp.training.device_data import DeviceData, DeviceSplit, epoch_batches
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -51,7 +50,7 @@ class SearchBatches:
         images = split.images[index]
         if augment:
             images = random_crop_flip(images, self.crop_padding, self.flip, self.generator)
-        return normalize(images, self.data.mean, self.data.std, memory_format(self.device)), split.labels[index]
+        return normalize(images, self.data.mean, self.data.std), split.labels[index]
 
     def train_epoch(self) -> Iterator[Batch]:
         """One shuffled pass over the train split (at most ``steps_per_epoch`` batches)."""

@@ -1,4 +1,4 @@
-"""Which torch device trains, and the settings that follow from it (bf16 autocast on CUDA, channels_last)."""
+"""Which torch device trains, and the settings that follow from it (bf16 autocast, channels_last)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,8 @@ def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextM
 
 
 def memory_format(device: torch.device) -> torch.memory_format:
-    """channels_last: faster convolutions with cuDNN on CUDA and with oneDNN on the CPU (NB201 training step at
-    C=16 N=5 batch 64 ~1.35x faster, the DARTS supernet's ~1.3x; ``benchmarks/bench_supernet_step.py``). Results equal
-    the default layout's up to float rounding (another convolution kernel), not bit for bit."""
-    del device  # the same on every device
-    return torch.channels_last
+    """channels_last on CUDA (faster convolutions with cuDNN), the default layout on CPU."""
+    return torch.channels_last if uses_cuda(device) else torch.contiguous_format
 
 
 @contextlib.contextmanager
