@@ -16,7 +16,8 @@ alike; use the ratios, not the absolute times):
 * supernet, old ops: the same net with the ops as they were before this benchmark existed (torch's CPU
   ``AvgPool2d(3, 1, 1, count_include_pad=False)``, a ReLU per conv candidate, the running sum of ``w_k * op_k(x)``):
   the baseline, and a check that both compute the same loss;
-* ``+ channels_last``: the same nets and inputs in channels_last memory format (the project's default layout now);
+* ``+ channels_last``: the same nets and inputs in channels_last memory format (the project's layout on CUDA only:
+  on the CPU its fp32 BatchNorm backward is much less accurate, see docs/train_mode.md);
 * ``+ compile`` (``--compile``): those wrapped in ``torch.compile`` (default mode: Inductor's C++ kernels); the
   "first s" column is then mostly the compile time.
 

@@ -9,7 +9,7 @@ C=16, N=5, 10 classes, batch 256 (NB201's settings). Paths, measured in the same
 * naive: eager fp32, a torch DataLoader over host memory doing per-image random crop + flip on the CPU, a host ->
   device copy per batch (pinned memory and workers on CUDA), the usual training script;
 * fast: the project's Trainer: the dataset resident on the device as uint8, crop + flip + normalization on the
-  device per batch, channels_last, bf16 autocast on CUDA (fp32 on CPU);
+  device per batch, bf16 autocast + channels_last on CUDA (fp32 on CPU);
 * fast + compile: the same with torch.compile(mode="reduce-overhead") (CUDA graphs); default on CUDA only.
 
 Data: --synthetic (default) is CIFAR-sized random uint8 (50,000 32x32x3 images); --no-synthetic reads CIFAR-10's
@@ -124,7 +124,7 @@ def make_trainer(arch: Arch, data: DeviceData, batch_size: int, compile: bool) -
 
 
 def time_fast(arch: Arch, data: DeviceData, batch_size: int, warmup: int, steps: int, compile: bool) -> float:
-    """Images/s of the project's Trainer (device-resident data and augmentation; channels_last; bf16 on CUDA)."""
+    """Images/s of the project's Trainer (device-resident data and augmentation; bf16 + channels_last on CUDA)."""
     trainer = make_trainer(arch, data, batch_size, compile)
     trainer.train_epoch(max_steps=warmup)  # also compiles and records CUDA graphs
     stats = trainer.train_epoch(max_steps=steps)
@@ -190,7 +190,7 @@ def main() -> None:
         paths.append(("fast+compile", lambda a: time_fast(a, data, args.batch_size, warmup, args.steps, compile=True)))
     console.print("paths: naive = eager fp32, DataLoader with per-image CPU crop+flip, host->device copy per batch "
                   f"(the baseline); fast = data resident on the device, crop+flip on the device"
-                  f"{', channels_last, bf16 autocast' if on_cuda else ', channels_last, fp32'}; fast+compile = fast with "
+                  f"{', bf16 autocast, channels_last' if on_cuda else ', fp32'}; fast+compile = fast with "
                   "torch.compile(mode='reduce-overhead')", soft_wrap=True)
     table = Table(title=f"training throughput, batch {args.batch_size}, C=16 N=5 (speed-up vs naive, same cell)")
     for col in ("cell", "params M", "path", "images/s", "ms/step", "vs naive"):
