@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from nas_exp.errors import UserError
+from nas_exp.models.operations import AvgPool3x3, ReLUConvBN
 from nas_exp.one_shot.drop_path import DropPath
 from nas_exp.one_shot.search_ops import search_op
 from nas_exp.search_spaces.nb201 import OPS
@@ -25,6 +26,7 @@ class MixedOp(nn.Module):
         self.candidates = nn.ModuleList(search_op(name, channels) for name in OPS)
         self.drop_path = DropPath()
         self._dropped = tuple(name not in NOT_DROPPED for name in OPS)
+        self._live = tuple(k for k, name in enumerate(OPS) if name != "none")  # the ops a mixed edge computes
 
     def run(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Candidate ``index`` alone (with DropPath where it applies)."""
@@ -48,11 +50,27 @@ class MixedOp(nn.Module):
         return out
 
     def mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """``sum_k w_k op_k(x)``; the ``none`` term (zeros) is left out: it adds nothing, value or gradient."""
+        """``sum_k w_k op_k(x)``; the ``none`` term (zeros) is left out: it adds nothing, value or gradient
+        (d/dw_none = op_none(x) = 0). The two convolutions' leading ReLU(x) is computed once and shared (the same
+        value; one activation kept instead of two), each term is added with one fused ``addcmul``, and the pool's
+        weight is folded into its 1 / count map (``AvgPool3x3.scaled``). Equal to the plain running sum of
+        ``w_k * op_k(x)`` up to float rounding (``tests/test_fast_ops.py``)."""
         total: torch.Tensor | None = None
-        for k, name in enumerate(OPS):
-            if name == "none":
+        relu: torch.Tensor | None = None
+        for k in self._live:
+            op = self.candidates[k]
+            if isinstance(op, AvgPool3x3):  # w_k folded into the pool's 1 / count map
+                out = op.scaled(x, weights[k])
+                out = self.drop_path(out) if self._dropped[k] else out
+                total = out if total is None else total + out
                 continue
-            term = weights[k] * self.run(k, x)
-            total = term if total is None else total + term
+            if isinstance(op, ReLUConvBN):
+                if relu is None:
+                    relu = op[0](x)
+                out = op[2](op[1](relu))
+            else:
+                out = op(x)
+            if self._dropped[k]:
+                out = self.drop_path(out)
+            total = weights[k] * out if total is None else torch.addcmul(total, weights[k], out)
         return torch.zeros_like(x) if total is None else total
