@@ -137,3 +137,22 @@ def test_gp_schedule_optimizes_hyperparameters_early_then_as_the_data_grows(tmp_
     every = ScheduledGaussianProcess(configspace=s.configspace, kernel=BlackBoxFacade.get_kernel(s),
                                      normalize_y=True, seed=0, growth=0)
     assert all(every.due(n) for n in range(1, 200))
+
+
+def test_log_leaf_forest_sets_the_leaf_values_smacs_forest_sets():
+    from smac.model.random_forest.random_forest import EPMRandomForest
+
+    from nas_exp.optimizers.smac_components import LogLeafForest
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, size=(300, 6)).astype(float)
+    X = np.vstack([X, X[:60], *[X[:4]] * 6])  # repeated configurations: leaves of 8 or more samples too
+    y = np.log(rng.random(len(X)) + 0.1)
+    settings = dict(n_estimators=10, max_features=1.0, min_samples_split=2, min_samples_leaf=1, max_depth=2**20,
+                    bootstrap=True, random_state=3, log_y=True)
+    smacs, ours = EPMRandomForest(**settings), LogLeafForest(**settings)
+    smacs.fit(X, y)
+    ours.fit(X, y)
+    for a, b in zip(smacs.estimators_, ours.estimators_):
+        np.testing.assert_array_equal(a.tree_.value, b.tree_.value)
+    np.testing.assert_array_equal(smacs.predict(X)[0], ours.predict(X)[0])

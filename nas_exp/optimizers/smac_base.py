@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from smac import Scenario
-from smac.model.random_forest import RandomForest
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
-from nas_exp.optimizers.smac_components import LookupConfigSelector, LookupIntensifier
+from nas_exp.optimizers.smac_components import LookupConfigSelector, LookupIntensifier, LookupRandomForest
 
 UNBOUNDED_TRIALS = 100_000
 SAVE_EVERY = 100  # tells between two writes of SMAC's run history (evaluations.jsonl is the crash-safe record)
@@ -76,12 +75,12 @@ def intensifier(facade: Any, scenario: Scenario, max_config_calls: int = 1, max_
 
 
 def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
-                  max_leaf_nodes: int | None = None) -> RandomForest:
+                  max_leaf_nodes: int | None = None) -> LookupRandomForest:
     """SMAC's HPO-facade forest (log-scaled costs, fully grown trees on all features), with two speed settings:
     ``n_jobs=1`` (threads cost more than they save on forests this small) and ``max_leaf_nodes=None``, which lets
     scikit-learn grow the trees depth-first instead of best-first: the same unlimited trees in kind, about 4x
     faster to fit here (SMAC's default is 2**20). Its trees, and so the trajectories, differ from the default's."""
-    return RandomForest(
+    return LookupRandomForest(
         scenario.configspace, log_y=True, n_trees=n_trees, ratio_features=1.0, min_samples_split=2,
         min_samples_leaf=1, max_depth=2**20, max_leaf_nodes=max_leaf_nodes, bootstrapping=True, seed=scenario.seed,
         n_jobs=n_jobs,

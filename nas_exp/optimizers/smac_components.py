@@ -28,6 +28,7 @@ from smac.intensifier.intensifier import Intensifier
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.gaussian_process import GaussianProcess
+from smac.model.random_forest.random_forest import EPMRandomForest, RandomForest
 from smac.runhistory import TrialInfo
 from smac.utils.logging import get_logger
 
@@ -214,3 +215,55 @@ class ScheduledGaussianProcess(GaussianProcess):
         if optimize:
             self._optimized_at = X.shape[0]
         return super()._train(X, y, optimize_hyperparameters=optimize)
+
+
+def leaf_log_means(leaves: np.ndarray, y: np.ndarray) -> dict[int, float]:
+    """``log(mean(exp(y)))`` of the samples in each leaf, the same floats as SMAC's per-leaf
+    ``np.log(np.exp(curY[preds == k]).mean())``, computed for all leaves at once.
+
+    numpy sums fewer than 8 values in order, ``((0 + v0) + v1) + ...`` (8 or more: pairwise); that order is
+    reproduced over the leaves sorted stably, and leaves of 8 or more samples (rare: a fully grown tree's leaf
+    holds repeats of one configuration) take numpy's own mean."""
+    values = np.exp(y)
+    order = np.argsort(leaves, kind="stable")
+    ids, starts, counts = np.unique(leaves[order], return_index=True, return_counts=True)
+    sorted_values = values[order]
+    totals = np.zeros(len(ids))
+    for j in range(7):
+        has = counts > j
+        totals[has] += sorted_values[starts[has] + j]
+    means = totals / counts
+    for i in np.flatnonzero(counts >= 8):
+        means[i] = values[leaves == ids[i]].mean()
+    return dict(zip(ids.tolist(), np.log(means).tolist()))
+
+
+class LogLeafForest(EPMRandomForest):
+    """SMAC's ``EPMRandomForest`` whose log-scale leaf values are computed per tree in one pass
+    (``leaf_log_means``) instead of one numpy call per leaf (``EPMRandomForest.fit``'s loop): same trees, same
+    values, about a fifth of a 500-trial SMAC run on NB201 less."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight=None) -> None:  # type: ignore[override]
+        if not self.log_y:
+            return super().fit(X, y, sample_weight=sample_weight)
+        self.log_y = False  # fit the trees as SMAC does, then set the leaf values here
+        try:
+            super().fit(X, y, sample_weight=sample_weight)
+        finally:
+            self.log_y = True
+        for tree, samples in zip(self.estimators_, self.estimators_samples_):
+            leaves = tree.apply(X[samples])
+            value = tree.tree_.value
+            for leaf, log_mean in leaf_log_means(leaves, y[samples]).items():
+                value[leaf, 0, 0] = log_mean
+
+
+class LookupRandomForest(RandomForest):
+    """SMAC's ``RandomForest`` (the HPO facade's model) training a ``LogLeafForest`` (replaces
+    ``RandomForest._train``'s ``EPMRandomForest``)."""
+
+    def _train(self, X: np.ndarray, y: np.ndarray) -> RandomForest:
+        X = self._impute_inactive(X)
+        self._rf = LogLeafForest(**self._rf_opts)
+        self._rf.fit(X, y.flatten())
+        return self
