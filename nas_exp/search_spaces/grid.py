@@ -45,6 +45,15 @@ def _text(value: int | float | str) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _choices_of(hp: Any) -> tuple | None:
+    """A categorical's choices or an ordinal's sequence, in encoding order (None for any other kind)."""
+    if isinstance(hp, CategoricalHyperparameter):
+        return tuple(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return tuple(hp.sequence)
+    return None
+
+
 class GridSpace(SearchSpace):
     """Every combination of ``parameters`` (name -> ordered values): capabilities TABULAR and FINITE.
 
@@ -88,6 +97,9 @@ class GridSpace(SearchSpace):
             else OrdinalHyperparameter(n, list(self.values[n]))
             for n in self.names
         ])
+        self._columns = [(n, self.configspace.index_of[n]) for n in self.names]
+        self._vector_space: ConfigurationSpace | None = self.configspace
+        self._rows: dict[tuple, int] = {}  # table row of each architecture met so far (table_index's memo)
 
     def __len__(self) -> int:
         return math.prod(self.sizes)
@@ -124,14 +136,37 @@ class GridSpace(SearchSpace):
         if len(arch) != len(self.names):
             raise UserError(f"a {self.name} architecture has {len(self.names)} values ({', '.join(self.names)}), "
                              f"got {len(arch)}: {tuple(arch)!r}")
-        return tuple(self._position_of(n, v) for n, v in zip(self.names, arch))
+        positions = []
+        for n, v in zip(self.names, arch):
+            p = self._position[n].get(v)
+            # the value itself, of the grid's own type (1 is not 1.0's position check, True not 1's): else convert
+            positions.append(p if p is not None and type(v) is type(self.values[n][p]) else self._position_of(n, v))
+        return tuple(positions)
 
     def as_dict(self, arch: Sequence[Any]) -> dict[str, int | float | str]:
         return {n: self.values[n][p] for n, p in zip(self.names, self.positions(arch))}
 
     # -- the two converters and the key --------------------------------------------------------------------------
     def from_config(self, config: Configuration | Mapping[str, Any]) -> tuple:
+        if isinstance(config, Configuration) and self._decodes_vectors_of(config.config_space):
+            # the encoded vector holds each parameter's position (categorical and ordinal alike): no conversion
+            vector = config.get_array().astype(np.intp).tolist()
+            return tuple(self.values[n][vector[column]] for n, column in self._columns)
         return self.arch(dict(config))
+
+    def _decodes_vectors_of(self, configspace: ConfigurationSpace) -> bool:
+        """Whether ``configspace`` encodes this grid as its own ConfigSpace does (the last one that passed is
+        remembered by identity)."""
+        if configspace is self._vector_space:
+            return True
+        try:
+            same = len(configspace) == len(self.names) and all(
+                _choices_of(configspace[n]) == self.values[n] for n in self.names)
+        except KeyError:
+            same = False
+        if same:
+            self._vector_space = configspace
+        return same
 
     def to_config(self, arch: Hashable) -> Configuration:
         return Configuration(self.configspace, values=self.as_dict(arch))  # type: ignore[arg-type]
@@ -158,7 +193,12 @@ class GridSpace(SearchSpace):
 
     # -- table rows --------------------------------------------------------------------------------------------
     def table_index(self, arch: Hashable) -> int:
-        return int(np.dot(self.positions(arch), self._strides))  # type: ignore[arg-type]
+        if not isinstance(arch, tuple):
+            return int(np.dot(self.positions(arch), self._strides))  # type: ignore[arg-type]
+        index = self._rows.get(arch)
+        if index is None:
+            index = self._rows[arch] = int(np.dot(self.positions(arch), self._strides))
+        return index
 
     def table_indices(self, positions: np.ndarray) -> np.ndarray:
         """Rows of many architectures at once: ``positions`` is an integer array (n, n_parameters)."""
