@@ -115,6 +115,10 @@ def make_optimizer(name: str) -> Callable[..., Optimizer]:
         return SMACRaw
     if name == "optuna_tpe":
         return OptunaTPE
+    if name == "smac_bb_every_fit":  # smac_bb with SMAC's own schedule: the GP's hyperparameters fit on every ask
+        config = OmegaConf.load(REPO / "conf" / "optimizer" / "smac_bb.yaml")
+        config.gp_growth = 0
+        return instantiate(config)
     return instantiate(OmegaConf.load(REPO / "conf" / "optimizer" / f"{name}.yaml"))
 
 
@@ -159,7 +163,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--cap", type=float, default=60.0, help="optimizer seconds after which a run stops")
     parser.add_argument("--raw-seeds", type=int, default=None, help="seeds of smac_raw (default: --seeds)")
-    parser.add_argument("--only", nargs="*", default=None, help="optimizers to run (default: all available)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="optimizers to run (default: all available; smac_bb_every_fit only when named)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     args = parser.parse_args()
     names = list(NAS_EXP) + ["smac_raw"]
@@ -170,7 +175,7 @@ def main() -> None:
     except ImportError:
         Console(stderr=True).print("optuna not installed: optuna_tpe skipped (pip install optuna)")
     if args.only:
-        names = [n for n in names if n in args.only]
+        names = [n for n in names + ["smac_bb_every_fit"] if n in args.only]
     console = Console(width=240)
     markdown: list[str] = []
     n_max = max(args.trials)

@@ -69,7 +69,7 @@ FAST = [
 ]
 SMAC = [
     (SMACOptimizer, {}),
-    (SMACBlackBox, {}),
+    (SMACBlackBox, {"gp_warmup": 3, "gp_growth": 1.0}),  # kernel fits at 1, 2, 3, 6, 12: a cheaper GP schedule
     (SMACMultiFidelity, {"kind": "hyperband"}),
     (SMACMultiFidelity, {"kind": "bohb"}),
 ]
