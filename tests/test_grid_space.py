@@ -105,3 +105,18 @@ def test_every_hpobench_key_round_trips() -> None:
     for i, arch in enumerate(space.canonical_archs()):
         assert space.from_key(space.key(arch)) == arch
         assert space.table_index(arch) == i
+
+
+def test_configurations_of_another_layout_are_decoded_by_value():
+    """Decoding from the vector is used only for a ConfigSpace that encodes the space's own layout; another
+    order of choices (same names) is decoded value by value, to the same architecture."""
+    from ConfigSpace import Categorical, Configuration, ConfigurationSpace
+
+    from nas_exp.search_spaces.nb201 import EDGE_NAMES, OPS, NB201Space
+
+    space = NB201Space()
+    reversed_ops = ConfigurationSpace(space=[Categorical(name, tuple(reversed(OPS))) for name in EDGE_NAMES])
+    values = dict(zip(EDGE_NAMES, ("nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none")))
+    foreign, own = Configuration(reversed_ops, values=values), Configuration(space.configspace, values=values)
+    assert not space._layout.matches(reversed_ops) and space._layout.matches(space.configspace)
+    assert space.from_config(foreign) == space.from_config(own) == tuple(values[n] for n in EDGE_NAMES)

@@ -4,20 +4,12 @@ hyperparameters ConfigSpace can sample and neighbour), so the optimizers know no
 from __future__ import annotations
 
 import numpy as np
-from typing import Any
 
-from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
+from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.exceptions import ForbiddenValueError
 from ConfigSpace.util import get_one_exchange_neighbourhood
 
-
-def finite_choices(hp: Any) -> tuple | None:
-    """The values of a categorical or ordinal hyperparameter, in order; None for any other kind."""
-    if isinstance(hp, CategoricalHyperparameter):
-        return tuple(hp.choices)
-    if isinstance(hp, OrdinalHyperparameter):
-        return tuple(hp.sequence)
-    return None
+from nas_exp.configspace_layout import finite_choices  # noqa: F401  (the optimizers' import of it)
 
 
 def allowed(config: Configuration) -> bool:

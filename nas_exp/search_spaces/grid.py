@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from ConfigSpace import CategoricalHyperparameter, Configuration, ConfigurationSpace, OrdinalHyperparameter
 
+from nas_exp.configspace_layout import VectorLayout
 from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import FINITE, TABULAR, SearchSpace
 
@@ -43,15 +44,6 @@ def _native(value: Any) -> int | float | str:
 
 def _text(value: int | float | str) -> str:
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _choices_of(hp: Any) -> tuple | None:
-    """A categorical's choices or an ordinal's sequence, in encoding order (None for any other kind)."""
-    if isinstance(hp, CategoricalHyperparameter):
-        return tuple(hp.choices)
-    if isinstance(hp, OrdinalHyperparameter):
-        return tuple(hp.sequence)
-    return None
 
 
 class GridSpace(SearchSpace):
@@ -98,7 +90,8 @@ class GridSpace(SearchSpace):
             for n in self.names
         ])
         self._columns = [(n, self.configspace.index_of[n]) for n in self.names]
-        self._vector_space: ConfigurationSpace | None = self.configspace
+        in_vector_order = sorted(self.names, key=self.configspace.index_of.get)
+        self._layout = VectorLayout([(n, self.values[n]) for n in in_vector_order])
         self._rows: dict[tuple, int] = {}  # table row of each architecture met so far (table_index's memo)
 
     def __len__(self) -> int:
@@ -148,25 +141,11 @@ class GridSpace(SearchSpace):
 
     # -- the two converters and the key --------------------------------------------------------------------------
     def from_config(self, config: Configuration | Mapping[str, Any]) -> tuple:
-        if isinstance(config, Configuration) and self._decodes_vectors_of(config.config_space):
+        if isinstance(config, Configuration) and self._layout.matches(config.config_space):
             # the encoded vector holds each parameter's position (categorical and ordinal alike): no conversion
             vector = config.get_array().astype(np.intp).tolist()
             return tuple(self.values[n][vector[column]] for n, column in self._columns)
         return self.arch(dict(config))
-
-    def _decodes_vectors_of(self, configspace: ConfigurationSpace) -> bool:
-        """Whether ``configspace`` encodes this grid as its own ConfigSpace does (the last one that passed is
-        remembered by identity)."""
-        if configspace is self._vector_space:
-            return True
-        try:
-            same = len(configspace) == len(self.names) and all(
-                _choices_of(configspace[n]) == self.values[n] for n in self.names)
-        except KeyError:
-            same = False
-        if same:
-            self._vector_space = configspace
-        return same
 
     def to_config(self, arch: Hashable) -> Configuration:
         return Configuration(self.configspace, values=self.as_dict(arch))  # type: ignore[arg-type]

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ConfigSpace import Categorical, CategoricalHyperparameter, Configuration, ConfigurationSpace
+from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
+from nas_exp.configspace_layout import VectorLayout
 from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
 
@@ -69,15 +70,6 @@ def _index_of() -> dict[tuple[str, ...], int]:
     """Official index of every cell, keyed by its op tuple (one dict lookup per query instead of a base-5 sum)."""
     codes = _index_to_code()
     return {tuple(OPS[i] for i in code_to_op_indices(int(codes[index]))): index for index in range(N_CELLS)}
-
-
-def _vector_layout_matches(configspace: ConfigurationSpace) -> bool:
-    """Whether ``configspace`` encodes a cell as NB201Space's does: the six edges in vector order, each a
-    categorical over ``OPS`` in order (so vector value k on edge i is ``OPS[k]``)."""
-    names = list(configspace.keys())
-    if names != list(EDGE_NAMES) or [configspace.index_of[n] for n in names] != list(range(N_EDGES)):
-        return False
-    return all(isinstance(hp, CategoricalHyperparameter) and tuple(hp.choices) == OPS for hp in configspace.values())
 
 
 def _check_op(op: Any, where: str) -> str:
@@ -218,7 +210,7 @@ class NB201Space(SearchSpace):
         self.configspace = ConfigurationSpace(
             name="nb201", seed=seed, space=[Categorical(name, OPS) for name in EDGE_NAMES]
         )
-        self._vector_space: ConfigurationSpace | None = None
+        self._layout = VectorLayout([(name, OPS) for name in EDGE_NAMES])  # vector value k on edge i: OPS[k]
 
     def __len__(self) -> int:
         return N_CELLS
@@ -228,7 +220,7 @@ class NB201Space(SearchSpace):
         return Configuration(self.configspace, values=dict(zip(EDGE_NAMES, arch)))
 
     def from_config(self, config: Configuration | Mapping[str, Any]) -> Arch:
-        if isinstance(config, Configuration) and self._decodes_vectors_of(config.config_space):
+        if isinstance(config, Configuration) and self._layout.matches(config.config_space):
             # decode the encoded vector directly (dict(config) converts every value, ~20x slower)
             return tuple.__new__(Arch, map(OPS.__getitem__, config.get_array().astype(np.intp).tolist()))
         values = dict(config)
@@ -236,16 +228,6 @@ class NB201Space(SearchSpace):
         if missing:
             raise UserError(f"configuration lacks NB201 edge(s) {', '.join(missing)}; it has {sorted(values)}")
         return Arch(values[name] for name in EDGE_NAMES)
-
-    def _decodes_vectors_of(self, configspace: ConfigurationSpace) -> bool:
-        """Whether configurations of ``configspace`` can be decoded from their vectors (checked once per space
-        object: the last one that passed is remembered by identity)."""
-        if configspace is self._vector_space:
-            return True
-        if _vector_layout_matches(configspace):
-            self._vector_space = configspace
-            return True
-        return False
 
     def key(self, arch: Arch) -> str:
         return arch.to_str()
