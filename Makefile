@@ -10,7 +10,7 @@ export WANDB_MODE ?= offline
 install:
 	test -d .venv || python3 -m venv .venv
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[dev,data,train,wandb,launchers,parallel]'
+	$(PYTHON) -m pip install -q -e '.[dev,data,train,wandb,launchers,parallel,analysis]'
 
 test:
 	$(PYTHON) -m pytest -q
