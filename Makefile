@@ -12,8 +12,8 @@ install:
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -e '.[dev,data,train,wandb,launchers,parallel,analysis]'
 
-test:
-	$(PYTHON) -m pytest -q
+test:  # two pytest workers (pytest-xdist); tests of one xdist_group (the SLURM cluster) share a worker
+	$(PYTHON) -m pytest -q -n 2 --dist loadgroup
 
 run:
 	$(PYTHON) run.py

@@ -11,7 +11,7 @@ import pytest
 
 from nas_exp.objectives.search_and_cost import SearchAndCost, pareto_front
 from nas_exp.benchmarks.nb201_tabular import NB201_METRICS
-from tests.conftest import run_cli
+from conftest import run_cli
 
 
 def brute_force_front(points):

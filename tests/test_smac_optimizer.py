@@ -73,7 +73,7 @@ def test_smacs_initial_design_is_sized_from_the_expected_evaluations(overrides, 
     from hydra import compose, initialize_config_dir
 
     from nas_exp.components import build_components
-    from tests.conftest import REPO
+    from conftest import REPO
 
     monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
