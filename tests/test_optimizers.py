@@ -13,6 +13,8 @@ from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.optimizers.local_search import LocalSearch
+from nas_exp.optimizers.optuna_nsga2 import OptunaNSGAII
+from nas_exp.optimizers.optuna_tpe import OptunaTPE
 from nas_exp.optimizers.random_search import RandomSearch
 from nas_exp.optimizers.regularized_evolution import RegularizedEvolution
 from nas_exp.optimizers.reinforce import Reinforce
@@ -66,6 +68,8 @@ FAST = [
     (LocalSearch, {"improvement": "best"}),
     (LocalSearch, {"improvement": "first"}),
     (Reinforce, {}),
+    (OptunaTPE, {}),
+    (OptunaNSGAII, {}),
 ]
 SMAC = [
     (SMACOptimizer, {}),
@@ -126,7 +130,8 @@ def final_regrets(cls, kwargs, n, seeds, tmp_path) -> list[float]:
     (LocalSearch, {"improvement": "best"}, 150, range(9)),
     (LocalSearch, {"improvement": "first"}, 150, range(9)),
     (SMACOptimizer, {}, 40, range(5)),
-], ids=["rea", "ls-best", "ls-first", "smac"])
+    (OptunaTPE, {}, 60, range(9)),
+], ids=["rea", "ls-best", "ls-first", "smac", "tpe"])
 def test_beats_random_search_median(cls, kwargs, n, seeds, tmp_path):
     ours = statistics.median(final_regrets(cls, kwargs, n, seeds, tmp_path / "ours"))
     rs = statistics.median(final_regrets(RandomSearch, {}, n, seeds, tmp_path / "rs"))

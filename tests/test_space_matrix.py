@@ -25,7 +25,7 @@ SPACES = {  # space -> (a dataset, the trajectory's search column)
     "hpobench_mlp": ("credit_g", "valid_acc"),
     "nasbench_graph": ("cora", "valid_acc"),
 }
-OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb")
+OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2")
 N = 6
 N_GP = 5  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
 
@@ -97,7 +97,7 @@ def test_every_optimizer_on_every_space(space, optimizer, matrix_store, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.parametrize("space,cost", [("nb201", "params"), ("fcnet", "model_size"), ("nasbench_graph", "latency")])
-@pytest.mark.parametrize("optimizer", ["smac_parego", "random"])
+@pytest.mark.parametrize("optimizer", ["smac_parego", "random", "nsga2"])
 def test_two_objectives_on_every_space_with_a_cost(space, cost, optimizer, matrix_store, tmp_path):
     dataset, column = SPACES[space]
     rows, result = run(tmp_path, matrix_store, "mo", [f"search_space={space}", f"dataset={dataset}",
