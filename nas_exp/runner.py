@@ -115,6 +115,66 @@ def batch_room(budget: Budget, n_done: int, batch_size: int) -> int:
     return max(1, min(batch_size, budget.max_evaluations - n_done))
 
 
+class SearchRecord:
+    """What a search has seen so far, and the one way a result enters it: charged, told to the optimizer, made a
+    trajectory row (``add``). Shared by the sequential/batched loop (``run_search``) and the simulated
+    asynchronous workers (``nas_exp.simulated_workers``)."""
+
+    def __init__(self, optimizer: Optimizer, objective: Objective, on_row: Callable[[TrajectoryRow], None],
+                 clock: Callable[[], float]) -> None:
+        self.optimizer, self.objective, self.on_row, self.clock = optimizer, objective, on_row, clock
+        self.seen: dict[tuple[str, int | None, Any], Evaluation] = {}
+        self.deepest: dict[tuple[str, Any], Evaluation] = {}  # the longest training of each architecture
+        self.rows: list[TrajectoryRow] = []
+        self.simulated_time = 0.0
+        self.best: tuple[Evaluation, Proposal] | None = None
+        self.start = clock()
+
+    def cost_of(self, proposal: Proposal, evaluation: Evaluation) -> float:
+        before = self.deepest.get((proposal.arch_key, proposal.key[2]))
+        return charged_cost(evaluation, before, self.optimizer.resumes_training)
+
+    def add(self, proposal: Proposal, evaluation: Evaluation, repeat: bool, cost: float,
+            simulated_time: float) -> None:
+        """Record one result at ``simulated_time`` (the summed cost when one trial runs at a time; the finish
+        time on the simulated clock with simulated workers)."""
+        trial, arch, epochs, key = proposal.trial, proposal.arch_key, proposal.epochs, proposal.key
+        deepest_key = (arch, key[2])
+        before = self.deepest.get(deepest_key)
+        self.seen[key] = evaluation
+        if before is None or evaluation.cost > before.cost:
+            self.deepest[deepest_key] = evaluation
+        self.simulated_time = simulated_time
+        self.optimizer.tell(trial, loss=self.objective.loss(evaluation), cost=cost)
+        best = self.best
+        if evaluation.epochs is None and (best is None or self.objective.better(evaluation, best[0])):  # full only
+            best = self.best = (evaluation, proposal)
+        self.rows.append(TrajectoryRow(
+            n=len(self.rows) + 1,
+            arch=arch,
+            epochs=epochs,
+            value=evaluation.value,
+            test=evaluation.test,
+            cost=cost,
+            simulated_time=simulated_time,
+            wall_time=self.clock() - self.start,
+            incumbent_value=None if best is None else best[0].reported_value,
+            incumbent_test=None if best is None else best[0].test,
+            incumbent_arch=None if best is None else best[1].arch_key,
+            repeat=repeat,
+            hyperparameters=hyperparameters_json(proposal.hyperparameters),
+            incumbent_hyperparameters=None if best is None else hyperparameters_json(best[1].hyperparameters),
+        ))
+        self.on_row(self.rows[-1])
+
+    def propose(self, space: SearchSpace, evaluator: Evaluator) -> Proposal:
+        """Ask the optimizer for one trial and decode it."""
+        trial = self.optimizer.ask()
+        arch = space.from_config(trial.config)
+        return Proposal(trial, arch, space.key(arch), trial_epochs(trial, evaluator),
+                        space.hyperparameters(trial.config))
+
+
 def run_search(
     space: SearchSpace,
     optimizer: Optimizer,
@@ -144,56 +204,21 @@ def run_search(
     ``objective`` turns an evaluation into what the optimizer is told and orders incumbents (default
     ``SearchMetric`` of the evaluator's search metric; a multi-objective one returns a list of losses)."""
     objective = objective if objective is not None else SearchMetric(evaluator.search_metric)
-    seen: dict[tuple[str, int | None, Any], Evaluation] = {}
-    deepest: dict[tuple[str, Any], Evaluation] = {}  # the longest training of each architecture (for resuming)
-    resumes = optimizer.resumes_training
-    rows: list[TrajectoryRow] = []
-    simulated_time = 0.0
-    best: tuple[Evaluation, Proposal] | None = None
-    start = clock()
+    record = SearchRecord(optimizer, objective, on_row, clock)
 
     def handle(proposal: Proposal, evaluation: Evaluation, repeat: bool) -> str | None:
         """Charge, tell and record one asked trial; the stop reason if the budget stops the search first."""
-        nonlocal simulated_time, best
-        trial, arch, epochs, key = proposal.trial, proposal.arch_key, proposal.epochs, proposal.key
-        hp_key = key[2]
-        before = deepest.get((arch, hp_key))
-        cost = charged_cost(evaluation, before, resumes)
-        if not budget.allows(len(rows), simulated_time, cost):
+        cost = record.cost_of(proposal, evaluation)
+        if not budget.allows(len(record.rows), record.simulated_time, cost):
             return "the next evaluation would overrun the simulated-time budget"
-        seen[key] = evaluation
-        if before is None or evaluation.cost > before.cost:
-            deepest[(arch, hp_key)] = evaluation
-        simulated_time += cost
-        optimizer.tell(trial, loss=objective.loss(evaluation), cost=cost)
-        if evaluation.epochs is None and (best is None or objective.better(evaluation, best[0])):  # full only
-            best = (evaluation, proposal)
-        rows.append(TrajectoryRow(
-            n=len(rows) + 1,
-            arch=arch,
-            epochs=epochs,
-            value=evaluation.value,
-            test=evaluation.test,
-            cost=cost,
-            simulated_time=simulated_time,
-            wall_time=clock() - start,
-            incumbent_value=None if best is None else best[0].reported_value,
-            incumbent_test=None if best is None else best[0].test,
-            incumbent_arch=None if best is None else best[1].arch_key,
-            repeat=repeat,
-            hyperparameters=hyperparameters_json(proposal.hyperparameters),
-            incumbent_hyperparameters=None if best is None else hyperparameters_json(best[1].hyperparameters),
-        ))
-        on_row(rows[-1])
+        record.add(proposal, evaluation, repeat, cost, record.simulated_time + cost)
         return None
 
-    while not budget.exhausted(len(rows), simulated_time):
+    seen, rows = record.seen, record.rows
+    while not budget.exhausted(len(rows), record.simulated_time):
         proposals = []
         for _ in range(batch_room(budget, len(rows), batch_size)):
-            trial = optimizer.ask()
-            arch = space.from_config(trial.config)
-            proposals.append(Proposal(trial, arch, space.key(arch), trial_epochs(trial, evaluator),
-                                      space.hyperparameters(trial.config)))
+            proposals.append(record.propose(space, evaluator))
         fresh: dict[tuple[str, int | None, Any], EvaluationRequest] = {}  # first asks of unseen keys, in order
         for i, proposal in enumerate(proposals):
             if proposal.key not in seen and proposal.key not in fresh:
