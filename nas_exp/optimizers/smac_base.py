@@ -90,6 +90,8 @@ def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
 class SMACAskTell(Optimizer):
     """Subclasses build ``self.smac`` (a SMAC facade) from ``self.scenario(...)``."""
 
+    writes_run_history = True  # SMAC's own run history in smac3/smac/SEED/, which DeepCAVE opens
+
     def __init__(self, *args, log_level: int = logging.ERROR, save_every: int = SAVE_EVERY, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not (isinstance(save_every, int) and save_every >= 1):
