@@ -204,7 +204,10 @@ def test_smac_runs_keep_smac_s_own_run_history_and_read_alike(runs):
     rows = evaluations_made(run_dir)
     assert loaded.objectives == ["cost", "Time"] and len(loaded.trials) == len(rows) == 20
     assert [arch_of(t.config) for t in loaded.trials] == [row.arch for row in rows]
-    assert [t.costs[0] for t in loaded.trials] == pytest.approx([100.0 - row.value for row in rows])
+    assert flat(t.costs for t in loaded.trials) == pytest.approx(flat((100.0 - r.value, r.cost) for r in rows))
+    data = json.loads((found.folder / "runhistory.json").read_text())["data"]  # the simulated clock, as exported
+    assert flat((d["starttime"], d["endtime"]) for d in data) == pytest.approx(
+        flat((row.simulated_time - row.cost, row.simulated_time) for row in rows))
 
 
 def test_smac_reads_an_exported_run_history_too(runs):
