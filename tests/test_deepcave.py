@@ -270,3 +270,24 @@ def test_an_interrupted_run_is_exported_and_its_resumed_run_covers_every_evaluat
     assert len(read_trajectory(run_dir / "trajectory.csv")) == 30
     assert [arch_of(t.config) for t in loaded.trials] == [row.arch for row in rows]
     assert flat(t.costs for t in loaded.trials) == pytest.approx(flat((100.0 - r.value, r.cost) for r in rows))
+
+
+def test_a_failed_export_is_one_warning_and_the_run_still_finishes(tmp_path, store_root, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import nas_exp.blackbox
+    from nas_exp.deepcave.export import ExportError
+
+    def failing(*args, **kwargs):
+        raise ExportError("evaluations.jsonl has no record of evaluation 3")
+
+    monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
+    monkeypatch.setattr(nas_exp.blackbox, "export_run", failing)
+    out = io.StringIO()
+    run_experiment(compose_run(["optimizer=random", "budget.max_evaluations=5", "progress=false"]), tmp_path / "run",
+                   Console(file=out, width=400))
+    assert (tmp_path / "run" / "result.json").is_file() and not (tmp_path / "run" / "deepcave").exists()
+    assert "warning: no deepcave/ written: evaluations.jsonl has no record of evaluation 3; retry with python -m " \
+           "nas_exp.deepcave" in out.getvalue()
