@@ -18,6 +18,7 @@ from smac.runhistory import RunHistory as SMACRunHistory
 from conftest import REPO
 from nas_exp.app import run_experiment
 from nas_exp.deepcave.__main__ import main
+from nas_exp.deepcave.export import export_folder
 from nas_exp.deepcave.folder import deepcave_folder
 from nas_exp.resume import EVALUATIONS_FILE
 from nas_exp.search_spaces.nb201 import NB201Space
@@ -164,7 +165,7 @@ def params_of(run_dir: Path) -> dict[str, float]:
 
 def test_a_random_search_on_two_objectives_loads_with_both_objectives_and_the_simulated_clock(runs):
     run_dir = runs["random"]
-    loaded = deepcave_smac3v2_load(run_dir / "deepcave")
+    loaded = deepcave_smac3v2_load(export_folder(run_dir))
     rows = evaluations_made(run_dir)
     params = params_of(run_dir)
     assert loaded.objectives == ["error", "params", "Time"]
@@ -176,7 +177,7 @@ def test_a_random_search_on_two_objectives_loads_with_both_objectives_and_the_si
         assert (trial.budget, trial.seed, trial.status, trial.origin) == (0.0, 3, SUCCESS, "random")
         assert trial.additional["n"] == row.n and trial.additional["valid_acc"] == row.value
     # the file's own times are the simulated clock: each trial starts where the one before ended
-    data = json.loads((run_dir / "deepcave" / "runhistory.json").read_text())["data"]
+    data = json.loads((export_folder(run_dir) / "runhistory.json").read_text())["data"]
     assert [d["starttime"] for d in data] == [0.0] + [d["endtime"] for d in data[:-1]]
     assert data[-1]["endtime"] == rows[-1].simulated_time
     assert not (run_dir / "smac3").exists()
@@ -184,7 +185,7 @@ def test_a_random_search_on_two_objectives_loads_with_both_objectives_and_the_si
 
 def test_rea_loads_one_trial_per_evaluation_its_repeats_counted(runs):
     run_dir = runs["rea"]
-    loaded = deepcave_smac3v2_load(run_dir / "deepcave")
+    loaded = deepcave_smac3v2_load(export_folder(run_dir))
     every_row = read_trajectory(run_dir / "trajectory.csv")
     rows = evaluations_made(run_dir)
     assert len(every_row) == 60 and len(rows) < 60  # REA's mutations propose some cells again
@@ -211,7 +212,7 @@ def test_smac_runs_keep_smac_s_own_run_history_and_read_alike(runs):
 
 
 def test_smac_reads_an_exported_run_history_too(runs):
-    folder = runs["rea"] / "deepcave"
+    folder = export_folder(runs["rea"])
     configspace = ConfigurationSpace.from_json(folder / "configspace.json")
     history = SMACRunHistory()
     history.load(folder / "runhistory.json", configspace)
@@ -229,9 +230,14 @@ def test_the_command_exports_an_existing_run_folder_as_the_run_did(runs, tmp_pat
     (copy / "result.json").unlink()  # as a run killed before its end left it: metrics from the evaluator
     assert main([str(copy), str(runs["smac"])]) == 0
     out = capsys.readouterr().out
-    assert f"{copy}: exported to {copy / 'deepcave'}" in out and "SMAC's own run history" in out
+    assert f"{copy}: exported to {copy / 'deepcave' / 'rea'}" in out and "SMAC's own run history" in out
     for name in ("runhistory.json", "scenario.json", "configspace.json"):
-        assert (copy / "deepcave" / name).read_text() == (runs["rea"] / "deepcave" / name).read_text()
+        assert (copy / "deepcave" / "rea" / name).read_text() == (runs["rea"] / "deepcave" / "rea" / name).read_text()
+    # a renamed run folder: DeepCAVE names the run after it, and the export under the old name goes
+    renamed = copy.rename(tmp_path / "rea_seed1")
+    assert main([str(renamed)]) == 0
+    assert [p.name for p in (renamed / "deepcave").iterdir()] == ["rea_seed1"]
+    assert deepcave_smac3v2_load(renamed / "deepcave" / "rea_seed1").name == "rea_seed1"
 
 
 def test_bad_folders_are_one_line_each(tmp_path, capsys):
@@ -264,9 +270,9 @@ def test_an_interrupted_run_is_exported_and_its_resumed_run_covers_every_evaluat
     with pytest.raises(KeyboardInterrupt):
         run_experiment(compose_run(overrides), run_dir)
     monkeypatch.setattr(TabularEvaluator, "evaluate", evaluate)
-    assert len(deepcave_smac3v2_load(run_dir / "deepcave").trials) == len(evaluations_made(run_dir)) == 12
+    assert len(deepcave_smac3v2_load(export_folder(run_dir)).trials) == len(evaluations_made(run_dir)) == 12
     run_experiment(compose_run([*overrides, "resume=true"]), run_dir)
-    loaded, rows = deepcave_smac3v2_load(run_dir / "deepcave"), evaluations_made(run_dir)
+    loaded, rows = deepcave_smac3v2_load(export_folder(run_dir)), evaluations_made(run_dir)
     assert len(read_trajectory(run_dir / "trajectory.csv")) == 30
     assert [arch_of(t.config) for t in loaded.trials] == [row.arch for row in rows]
     assert flat(t.costs for t in loaded.trials) == pytest.approx(flat((100.0 - r.value, r.cost) for r in rows))

@@ -1,5 +1,5 @@
-"""A nas-exp run folder as a SMAC 2.x run history (``deepcave/`` in the run folder), for optimizers that do not
-write one themselves (``Optimizer.writes_run_history``: SMAC's do, in ``smac3/``).
+"""A nas-exp run folder as a SMAC 2.x run history (``deepcave/RUN_FOLDER_NAME/`` in the run folder), for
+optimizers that do not write one themselves (``Optimizer.writes_run_history``: SMAC's do, in ``smac3/``).
 
 It is built from what the run folder records, so it is the same at the end of a run, after an interruption and
 after ``resume=true`` (a resumed run's files hold all its evaluations): ``trajectory.csv`` gives each
@@ -17,6 +17,7 @@ the simulated training time; the real seconds since the search started are ``add
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 
 from ConfigSpace import Configuration
 
-from nas_exp.deepcave.runhistory import SINGLE_OBJECTIVE, RunHistory, Scenario
+from nas_exp.deepcave.runhistory import RUNHISTORY_FILE, SINGLE_OBJECTIVE, RunHistory, Scenario
 from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluation
 from nas_exp.objectives.base import Objective
@@ -115,10 +116,22 @@ def run_history(run_dir: Path, description: RunDescription) -> RunHistory:
     return history
 
 
-def export_run(run_dir: Path, description: RunDescription, folder: str = DEEPCAVE_DIR) -> Path | None:
-    """Write ``run_dir/deepcave/`` (configspace.json, runhistory.json, scenario.json); None, writing nothing,
-    while the run has no evaluation (DeepCAVE cannot open an empty run history)."""
+def export_folder(run_dir: Path) -> Path:
+    """``run_dir/deepcave/<run folder's name>/``: DeepCAVE names a run after its folder, so runs opened side by
+    side are told apart by their run folders' names (``..._random_cifar10-valid_seed0``)."""
+    run_dir = Path(run_dir).resolve()
+    return run_dir / DEEPCAVE_DIR / run_dir.name
+
+
+def export_run(run_dir: Path, description: RunDescription) -> Path | None:
+    """Write ``export_folder(run_dir)`` (configspace.json, runhistory.json, scenario.json) and return it; None,
+    writing nothing, while the run has no evaluation (DeepCAVE cannot open an empty run history). An export
+    under another name (the run folder was renamed since) is removed: deepcave/ holds one run."""
     history = run_history(run_dir, description)
     if not history.trials:
         return None
-    return history.write(Path(run_dir) / folder)
+    folder = history.write(export_folder(run_dir))
+    for stale in folder.parent.iterdir():
+        if stale != folder and stale.is_dir() and (stale / RUNHISTORY_FILE).is_file():
+            shutil.rmtree(stale)
+    return folder
