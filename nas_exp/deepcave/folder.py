@@ -12,6 +12,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from nas_exp.blackbox import trajectory_columns
+from nas_exp.components import build, declared
 from nas_exp.deepcave.export import ExportError, RunDescription, export_run
 from nas_exp.deepcave.runhistory import RUNHISTORY_FILE
 from nas_exp.resume import CONFIG_FILE, RESULT_FILE, TRAJECTORY_FILE
@@ -41,8 +43,6 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def run_description(run_dir: Path, config: dict[str, Any]) -> RunDescription:
     """Space, objective, columns, optimizer name and seed of a black-box run, from its recorded config."""
-    from nas_exp.components import build, declared
-
     result = _read_json(run_dir / RESULT_FILE, "the result") if (run_dir / RESULT_FILE).is_file() else {}
     try:
         space = build(OmegaConf.create(config["search_space"]))
@@ -50,8 +50,6 @@ def run_description(run_dir: Path, config: dict[str, Any]) -> RunDescription:
             metrics = RunMetrics.from_record(result["metrics"])
             metric, columns = metrics.search, metrics.columns
         else:  # interrupted before result.json: the evaluator declares its metrics
-            from nas_exp.blackbox import trajectory_columns
-
             evaluator = build(OmegaConf.create(config["evaluation"]), space=space,
                               search_on=config["dataset"]["search_on"], report_on=config["dataset"]["report_on"])
             metric, columns = evaluator.search_metric, trajectory_columns(evaluator)
@@ -76,8 +74,6 @@ def smac_folder(run_dir: Path) -> Path:
 
 def deepcave_folder(run_dir: Path | str) -> DeepCAVEFolder:
     """The folder DeepCAVE opens for ``run_dir``, exporting it (``deepcave/``) where the optimizer writes none."""
-    from nas_exp.components import declared
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir}: no such folder; pass a nas-exp run folder (the one with {TRAJECTORY_FILE})")
