@@ -1,5 +1,6 @@
 """A black-box search run (the ask/tell loop) from a composed Hydra config: build the components, search, write
-the run folder (trajectory.csv, evaluations.jsonl, config.json, result.json)."""
+the run folder (trajectory.csv, evaluations.jsonl, config.json, result.json; deepcave/ for optimizers that write
+no run history of their own)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nas_exp.components import Components, build_components, check_resume, versions
+from nas_exp.deepcave.export import RunDescription, export_run
+from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluator
 from nas_exp.parallel import evaluation_pool, parallel_settings
 from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
@@ -70,6 +73,22 @@ def summarize(config: dict[str, Any], result: SearchResult, parts: Components, w
         "config": config,
         "versions": versions(),
     }
+
+
+def deepcave_description(parts: Components, columns: Columns) -> RunDescription:
+    """What the DeepCAVE export needs to know of this run beside its files."""
+    return RunDescription(space=parts.space, objective=parts.objective, columns=columns,
+                          optimizer=parts.optimizer.name, seed=parts.seed, n_trials=parts.budget.max_evaluations)
+
+
+def write_deepcave(run_dir: Path, parts: Components, columns: Columns, console: Console) -> None:
+    """Export the run's deepcave/ folder. The run's own files are its record: a folder that cannot be exported
+    costs one warning line, never the run's result."""
+    try:
+        export_run(run_dir, deepcave_description(parts, columns))
+    except UserError as err:
+        console.print(f"warning: no deepcave/ written: {err}; retry with python -m nas_exp.deepcave {run_dir}",
+                      soft_wrap=True)
 
 
 def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, Any]:
@@ -131,6 +150,8 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
                                 objective=parts.objective)
         finally:
             parts.optimizer.close()  # buffered optimizer state (SMAC's run history) written, even when interrupted
+            if not parts.optimizer.writes_run_history:  # the others' run history for DeepCAVE (deepcave/)
+                write_deepcave(run_dir, parts, columns, console)
     wall_time = time.perf_counter() - started + replay.wall_shift
     summary = summarize(resolved, result, parts, wall_time, parts.optimizer.name)
     if parts.objective.multi_objective:

@@ -46,6 +46,7 @@ def hyperparameters_json(values: Mapping[str, float] | None) -> str | None:
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrajectoryRow))
+FIELD_TYPES: dict[str, Any] = get_type_hints(TrajectoryRow)  # resolved once: per row it was most of a read's time
 METRIC_FIELDS = ("value", "test", "incumbent_value", "incumbent_test")
 
 
@@ -98,10 +99,10 @@ def _parse_cell(text: str, annotation: Any) -> Any:
 
 
 def parse_row(cells: list[str]) -> TrajectoryRow:
-    hints = get_type_hints(TrajectoryRow)
     if len(cells) != len(FIELDS):
         raise UserError(f"expected {len(FIELDS)} columns, got {len(cells)}")
-    return TrajectoryRow(**{name: _parse_cell(text, hints[name]) for name, text in zip(FIELDS, cells, strict=True)})
+    return TrajectoryRow(**{name: _parse_cell(text, FIELD_TYPES[name]) for name, text in zip(FIELDS, cells,
+                                                                                           strict=True)})
 
 
 def read_trajectory(path: Path, columns: Columns = DEFAULT_COLUMNS) -> list[TrajectoryRow]:

@@ -28,6 +28,8 @@ class Optimizer(ABC):
     multi_objective: bool = False  # accepts a list of losses in tell (one per objective)
     takes_objectives: bool = False  # its constructor takes ``objectives`` (the objective names)
     uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
+    writes_run_history: bool = False  # writes its own DeepCAVE-readable run history (SMAC: smac3/); else the
+    # run exports one (nas_exp/deepcave/)
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
                  max_trials: int | None = None, expected_trials: int | None = None) -> None:

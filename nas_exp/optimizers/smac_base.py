@@ -90,6 +90,8 @@ def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
 class SMACAskTell(Optimizer):
     """Subclasses build ``self.smac`` (a SMAC facade) from ``self.scenario(...)``."""
 
+    writes_run_history = True  # SMAC's own run history in smac3/smac/SEED/, which DeepCAVE opens
+
     def __init__(self, *args, log_level: int = logging.ERROR, save_every: int = SAVE_EVERY, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not (isinstance(save_every, int) and save_every >= 1):
@@ -98,6 +100,7 @@ class SMACAskTell(Optimizer):
         self.log_level = log_level
         self.save_every = save_every
         self._told = 0
+        self._clock = 0.0  # simulated seconds told so far: the trials' start and end times in SMAC's run history
         logging.getLogger("smac").setLevel(log_level)  # also after Hydra re-configures logging for a later job
         self.smac: Any = None
 
@@ -123,9 +126,13 @@ class SMACAskTell(Optimizer):
 
     def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None:
         """SMAC rewrites its whole run history on every tell by default (quadratic in trials); here it is written
-        every ``save_every`` tells and by ``close``."""
+        every ``save_every`` tells and by ``close``. Start and end times are the simulated clock (the sum of the
+        costs told), so DeepCAVE's Time objective is the simulated training time, as in nas-exp's deepcave/
+        exports; SMAC itself only stores them."""
         self._told += 1
-        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost), save=self._told % self.save_every == 0)
+        start, self._clock = self._clock, self._clock + cost
+        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost, starttime=start, endtime=self._clock),
+                       save=self._told % self.save_every == 0)
 
     def close(self) -> None:
         """Write SMAC's run history, intensifier and optimizer state (smac3/), so the folder is complete."""
