@@ -18,11 +18,12 @@ from nas_exp.components import Components, build_components, check_resume, versi
 from nas_exp.deepcave.export import RunDescription, export_run
 from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluator
-from nas_exp.parallel import evaluation_pool, parallel_settings
+from nas_exp.parallel import ParallelSettings, evaluation_pool, parallel_settings
 from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
                             write_run_config)
 from nas_exp.run_metrics import RunMetrics
 from nas_exp.runner import SearchResult, run_search
+from nas_exp.simulated_workers import run_simulated_workers
 from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, write_json_atomic
 
 
@@ -91,6 +92,21 @@ def write_deepcave(run_dir: Path, parts: Components, columns: Columns, console: 
                       soft_wrap=True)
 
 
+def check_simulated_workers(parallel: ParallelSettings, evaluator: Evaluator, resume: bool) -> None:
+    """Simulated workers need a table's training times, and a run of seconds is restarted, not resumed."""
+    if parallel.simulate_workers is None:
+        return
+    if evaluator.trains:
+        raise UserError("parallel.simulate_workers simulates workers on a table; in train mode evaluations are "
+                        "real: use parallel.n_workers (and parallel.backend=dask) to run them in parallel")
+    if not evaluator.records_cost:
+        raise UserError(f"parallel.simulate_workers needs training times, and {evaluator.description} records "
+                        "none (every evaluation would finish at time 0); use parallel.n_workers instead")
+    if resume:
+        raise UserError("resume=true cannot continue a run with parallel.simulate_workers (it takes seconds): "
+                        "start it again in a new folder")
+
+
 def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resume = check_resume(cfg.get("resume", False))
@@ -103,6 +119,7 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
     parallel = parallel_settings(cfg.get("parallel"))
     try:
         parts = build_components(cfg, run_dir)
+        check_simulated_workers(parallel, parts.evaluator, resume)
     except BaseException:
         shutil.rmtree(run_dir / "smac3", ignore_errors=True)
         raise
@@ -142,12 +159,15 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
             progress.update(task, completed=done,
                             info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
 
+        evaluate = recorded_first(evaluate_many, {} if plan is None else plan.evaluations, evaluation_log)
         try:
-            result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
-                                batch_size=parallel.n_workers,
-                                evaluate_many=recorded_first(evaluate_many, {} if plan is None else plan.evaluations,
-                                                             evaluation_log),
-                                objective=parts.objective)
+            if parallel.simulate_workers is not None:
+                result = run_simulated_workers(parts.space, optimizer, parts.evaluator, budget, parts.seed,
+                                               parallel.simulate_workers, on_row=on_row, evaluate_many=evaluate,
+                                               objective=parts.objective)
+            else:
+                result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
+                                    batch_size=parallel.n_workers, evaluate_many=evaluate, objective=parts.objective)
         finally:
             parts.optimizer.close()  # buffered optimizer state (SMAC's run history) written, even when interrupted
             if not parts.optimizer.writes_run_history:  # the others' run history for DeepCAVE (deepcave/)

@@ -38,10 +38,19 @@ class ParallelSettings:
     n_workers: int = 1
     backend: str = "threads"
     scheduler: str | None = None  # dask: address of a running scheduler; None: a local cluster
+    simulate_workers: int | None = None  # K: K asynchronous workers in simulated time (nas_exp.simulated_workers)
 
     def __post_init__(self) -> None:
         if isinstance(self.n_workers, bool) or not isinstance(self.n_workers, int) or self.n_workers < 1:
             raise ParallelConfigError(f"parallel.n_workers must be an int >= 1, got {self.n_workers!r}")
+        if self.simulate_workers is not None:
+            k = self.simulate_workers
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise ParallelConfigError(f"parallel.simulate_workers must be an int >= 1 (or null), got {k!r}")
+            if self.n_workers != 1:
+                raise ParallelConfigError("parallel.simulate_workers and parallel.n_workers > 1 exclude each other: "
+                                          "simulated workers are for tables (seconds), n_workers for real "
+                                          "evaluations; set one of them")
         if self.backend not in BACKENDS:
             raise ParallelConfigError(f"unknown parallel.backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
         if self.scheduler is not None and self.backend != "dask":
@@ -52,10 +61,11 @@ def parallel_settings(node: Mapping[str, Any] | None) -> ParallelSettings:
     """The ``parallel`` config node (absent: one evaluation at a time)."""
     if node is None:
         return ParallelSettings()
-    unknown = set(node) - {"n_workers", "backend", "scheduler"}
+    valid = ("n_workers", "backend", "scheduler", "simulate_workers")
+    unknown = set(node) - set(valid)
     if unknown:
         raise ParallelConfigError(f"unknown parallel setting(s) {', '.join(sorted(unknown))}; "
-                                  "valid: n_workers, backend, scheduler")
+                                  f"valid: {', '.join(valid)}")
     return ParallelSettings(**dict(node))
 
 
