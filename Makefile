@@ -10,7 +10,7 @@ export WANDB_MODE ?= offline
 install:
 	test -d .venv || python3 -m venv .venv
 	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -e '.[dev,data,train,wandb,launchers,parallel,analysis,optuna]'
+	$(PYTHON) -m pip install -q -e '.[dev,data,train,wandb,launchers,parallel,analysis,optuna,dehb]'
 
 test:  # two pytest workers (pytest-xdist); tests of one xdist_group (the SLURM cluster) share a worker
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup

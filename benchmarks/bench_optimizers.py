@@ -39,7 +39,7 @@ from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.runner import evaluation_rng
 
 REPO = Path(__file__).resolve().parents[1]
-NAS_EXP = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2")
+NAS_EXP = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2", "dehb")
 SPACES = {"nb201": ("nb201", "cifar10-valid"), "fcnet": ("fcnet", "protein_structure")}
 
 

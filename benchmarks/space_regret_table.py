@@ -33,7 +33,8 @@ SPACES = {  # space -> the dataset its row is measured on
     "hpobench_mlp": "credit_g",
     "nasbench_graph": "cora",
 }
-OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb")
+OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2",
+              "dehb")
 
 
 def run_sweep(space: str, dataset: str, optimizers: list[str], seeds: int, evals: int, folder: Path,

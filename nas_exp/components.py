@@ -122,7 +122,7 @@ def check_objectives(optimizer: Optimizer, objective: Objective, evaluator: Eval
     if len(objective.names) > 1 and not optimizer.multi_objective:
         raise ConfigError(f"optimizer {chosen('optimizer', cfg.optimizer)} optimizes one objective, but "
                           f"objective={chosen('objective', cfg.objective)} has {len(objective.names)} "
-                          f"({', '.join(objective.names)}); use optimizer=smac_parego or optimizer=random")
+                          f"({', '.join(objective.names)}); use optimizer=smac_parego, optimizer=nsga2 or optimizer=random")
     lacking = [name for name in objective.names[1:] if not evaluator.reports_metric(name)]
     if lacking:
         has = ", ".join(evaluator.metric_names()) or "none"

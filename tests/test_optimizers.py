@@ -12,6 +12,7 @@ import pytest
 from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
+from nas_exp.optimizers.dehb_optimizer import DEHBOptimizer
 from nas_exp.optimizers.local_search import LocalSearch
 from nas_exp.optimizers.optuna_nsga2 import OptunaNSGAII
 from nas_exp.optimizers.optuna_tpe import OptunaTPE
@@ -76,6 +77,7 @@ SMAC = [
     (SMACBlackBox, {"gp_warmup": 3, "gp_growth": 1.0}),  # kernel fits at 1, 2, 3, 6, 12: a cheaper GP schedule
     (SMACMultiFidelity, {"kind": "hyperband"}),
     (SMACMultiFidelity, {"kind": "bohb"}),
+    (DEHBOptimizer, {}),
 ]
 
 
@@ -148,9 +150,10 @@ def test_reinforce_policy_moves_towards_better_ops(tmp_path):
     assert np.mean([p[b] for p, b in zip(probs, best_ops)]) > 0.4  # up from 1/5
 
 
-def test_multi_fidelity_budgets_charges_and_incumbent(tmp_path):
-    optimizer = make(SMACMultiFidelity, 0, tmp_path, max_trials=80, kind="hyperband", min_budget=12,
-                     max_budget=200, eta=3)
+@pytest.mark.parametrize("cls,kwargs", [(SMACMultiFidelity, {"kind": "hyperband"}), (DEHBOptimizer, {})],
+                         ids=["hyperband", "dehb"])
+def test_multi_fidelity_budgets_charges_and_incumbent(cls, kwargs, tmp_path):
+    optimizer = make(cls, 0, tmp_path, max_trials=80, min_budget=12, max_budget=200, eta=3, **kwargs)
     assert optimizer.budgets() == [22, 67, 200]
     result = run_search(SPACE, optimizer, synthetic(), Budget(max_evaluations=80), 0)
     epochs = {r.epochs for r in result.rows}
@@ -180,6 +183,20 @@ def test_bad_settings_are_one_line_errors():
         make(Reinforce, 0, learning_rate=0)
     with pytest.raises(ValueError, match="min_budget must be in"):
         make(SMACMultiFidelity, 0, min_budget=300, max_budget=200)
+    with pytest.raises(ValueError, match="min_budget must be in"):
+        make(DEHBOptimizer, 0, min_budget=300, max_budget=200)
+    with pytest.raises(ValueError, match=r"optimizer.crossover_prob must be in \(0, 1\], got 0"):
+        make(DEHBOptimizer, 0, crossover_prob=0)
+
+
+def test_dehb_refuses_a_space_with_forbidden_clauses():
+    from ConfigSpace import Categorical, ConfigurationSpace, ForbiddenEqualsClause
+
+    cs = ConfigurationSpace()
+    op = Categorical("op", ["a", "b"])
+    cs.add([op, ForbiddenEqualsClause(op, "b")])
+    with pytest.raises(ValueError, match="optimizer=dehb cannot search a space with conditions or forbidden"):
+        DEHBOptimizer(cs, seed=0)
 
 
 def test_rea_nb201_mutation_picks_a_node_then_an_input_edge():

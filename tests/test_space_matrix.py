@@ -25,7 +25,7 @@ SPACES = {  # space -> (a dataset, the trajectory's search column)
     "hpobench_mlp": ("credit_g", "valid_acc"),
     "nasbench_graph": ("cora", "valid_acc"),
 }
-OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2")
+OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2", "dehb")
 N = 6
 N_GP = 5  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
 
@@ -67,9 +67,13 @@ def matrix_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_optimizer_on_every_space(space, optimizer, matrix_store, tmp_path):
     dataset, column = SPACES[space]
     overrides = [f"search_space={space}", f"dataset={dataset}", f"optimizer={optimizer}"]
-    if optimizer in ("hyperband", "bohb"):  # the shipped tables hold final results only: every trial fully trained
+    if optimizer in ("hyperband", "bohb", "dehb"):  # the shipped tables hold final results only: every trial fully trained
         overrides.append("++evaluation.budget_as_epochs=false")
     n = N_GP if optimizer == "smac_bb" else N
+    if optimizer == "dehb" and space == "nasbench_graph":  # the space has a forbidden clause
+        with pytest.raises(UserError, match="optimizer=dehb cannot search a space with conditions or forbidden"):
+            run(tmp_path, matrix_store, "first", overrides, n)
+        return
     rows, result = run(tmp_path, matrix_store, "first", overrides, n)
     again, _ = run(tmp_path, matrix_store, "again", overrides, n)
     assert len(rows) == n and result["n_evaluations"] == n
