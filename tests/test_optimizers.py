@@ -12,8 +12,10 @@ import pytest
 from nas_exp.benchmarks.nb201_tabular import NB201_METRICS, NB201_RECIPE
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation
+from nas_exp.optimizers.bananas import Bananas
 from nas_exp.optimizers.dehb_optimizer import DEHBOptimizer
 from nas_exp.optimizers.local_search import LocalSearch
+from nas_exp.optimizers.npenas import NPENAS
 from nas_exp.optimizers.optuna_nsga2 import OptunaNSGAII
 from nas_exp.optimizers.optuna_tpe import OptunaTPE
 from nas_exp.optimizers.random_search import RandomSearch
@@ -71,6 +73,8 @@ FAST = [
     (Reinforce, {}),
     (OptunaTPE, {}),
     (OptunaNSGAII, {}),
+    (Bananas, {"epochs": 50}),
+    (NPENAS, {"epochs": 50, "batch_size": 5}),
 ]
 SMAC = [
     (SMACOptimizer, {}),
@@ -133,7 +137,9 @@ def final_regrets(cls, kwargs, n, seeds, tmp_path) -> list[float]:
     (LocalSearch, {"improvement": "first"}, 150, range(9)),
     (SMACOptimizer, {}, 40, range(5)),
     (OptunaTPE, {}, 60, range(9)),
-], ids=["rea", "ls-best", "ls-first", "smac", "tpe"])
+    (Bananas, {"epochs": 100}, 40, range(5)),
+    (NPENAS, {"epochs": 100, "batch_size": 3}, 40, range(5)),
+], ids=["rea", "ls-best", "ls-first", "smac", "tpe", "bananas", "npenas"])
 def test_beats_random_search_median(cls, kwargs, n, seeds, tmp_path):
     ours = statistics.median(final_regrets(cls, kwargs, n, seeds, tmp_path / "ours"))
     rs = statistics.median(final_regrets(RandomSearch, {}, n, seeds, tmp_path / "rs"))

@@ -25,7 +25,8 @@ SPACES = {  # space -> (a dataset, the trajectory's search column)
     "hpobench_mlp": ("credit_g", "valid_acc"),
     "nasbench_graph": ("cora", "valid_acc"),
 }
-OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2", "dehb")
+OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2", "dehb",
+              "bananas", "npenas")
 N = 6
 N_GP = 5  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
 
@@ -69,6 +70,8 @@ def test_every_optimizer_on_every_space(space, optimizer, matrix_store, tmp_path
     overrides = [f"search_space={space}", f"dataset={dataset}", f"optimizer={optimizer}"]
     if optimizer in ("hyperband", "bohb", "dehb"):  # the shipped tables hold final results only: every trial fully trained
         overrides.append("++evaluation.budget_as_epochs=false")
+    if optimizer in ("bananas", "npenas"):  # the predictor's first fit after 3 random configurations
+        overrides += ["optimizer.n_initial=3", "optimizer.epochs=30"]
     n = N_GP if optimizer == "smac_bb" else N
     if optimizer == "dehb" and space == "nasbench_graph":  # the space has a forbidden clause
         with pytest.raises(UserError, match="optimizer=dehb cannot search a space with conditions or forbidden"):
