@@ -270,20 +270,23 @@ class AutorankSummary:
     why: str  # one sentence: why autorank chose these tests
 
 
-def autorank_summary(matrix: pd.DataFrame, alpha: float = 0.05) -> AutorankSummary | None:
-    """autorank (pyproject extra ``analysis``) on a tasks x optimizers lower-is-better matrix, or None when it
-    is not installed. It tests normality (Shapiro-Wilk) and homoscedasticity (Bartlett / Levene) and chooses
+def autorank_summary(matrix: pd.DataFrame, alpha: float = 0.05) -> tuple[AutorankSummary | None, str | None]:
+    """autorank (pyproject extra ``analysis``) on a tasks x optimizers lower-is-better matrix, or (None, why not)
+    when it is not installed or refuses the matrix (it needs >= 5 tasks). It tests normality (Shapiro-Wilk) and homoscedasticity (Bartlett / Levene) and chooses
     repeated-measures ANOVA + Tukey HSD when both hold, else Friedman + Nemenyi."""
     try:
         from autorank import autorank
     except ImportError:
-        return None
+        return None, "autorank is not installed (pyproject extra analysis)"
     import contextlib
     import io
     import warnings
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # it prints its rank frame
         warnings.simplefilter("ignore")
-        result = autorank(matrix.reset_index(drop=True), alpha=alpha, verbose=False, order="ascending")
+        try:
+            result = autorank(matrix.reset_index(drop=True), alpha=alpha, verbose=False, order="ascending")
+        except ValueError as err:
+            return None, f"autorank refused the {len(matrix)} tasks x {len(matrix.columns)} optimizers matrix: {err}"
     if result.omnibus == "friedman":
         why = ("not all populations are normal (Shapiro-Wilk)" if not result.all_normal
                else "the populations are normal but not homoscedastic")
@@ -296,7 +299,7 @@ def autorank_summary(matrix: pd.DataFrame, alpha: float = 0.05) -> AutorankSumma
     return AutorankSummary(omnibus=str(result.omnibus), posthoc=str(result.posthoc), pvalue=float(result.pvalue),
                            all_normal=bool(result.all_normal), homoscedastic=bool(result.homoscedastic),
                            critical_difference=None if result.cd is None else float(result.cd),
-                           mean_ranks=rankdf[column].astype(float), why=why)
+                           mean_ranks=rankdf[column].astype(float), why=why), None
 
 
 def median_regret(values: np.ndarray, optimum: float, maximize: bool) -> float:
@@ -344,6 +347,7 @@ class CrossTask:
     matrix: pd.DataFrame  # tasks x optimizers: seed-mean final normalised regret
     friedman: Friedman | None
     autorank: AutorankSummary | None
+    autorank_note: str | None  # why autorank did not run
 
     @property
     def tasks(self) -> list[str]:
@@ -375,7 +379,8 @@ def cross_task(runs: list[Run], alpha: float = 0.05, table: Mapping[str, float] 
     final = final_values(curves)
     matrix = final.groupby(["task", "optimizer"])["norm_regret"].mean().unstack("optimizer")
     test = friedman(matrix, alpha) if len(optimizers) >= 3 else None
+    auto, note = autorank_summary(matrix, alpha) if test is not None else (None, "fewer than 3 optimizers")
     return CrossTask(selection=selection, curves=curves, scales=scales, scale_kinds=kinds, ranks=ranks_over_time(curves),
                      aggregate=aggregate_regret(curves), final=final_table(curves), ecdf=ecdf_frame(curves),
                      matrix=matrix, friedman=test,
-                     autorank=autorank_summary(matrix, alpha) if len(optimizers) >= 3 else None)
+                     autorank=auto, autorank_note=note)

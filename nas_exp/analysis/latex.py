@@ -53,7 +53,8 @@ def test_paragraph(result: CrossTask) -> str:
         lines.append(f"autorank chose {auto.omnibus} with the {auto.posthoc} post-hoc test because {auto.why}; "
                      f"p = {auto.pvalue:.3g}{cd}.")
     elif test is not None:
-        lines.append("(autorank is not installed: the test above is this package's own Friedman/Nemenyi.)")
+        lines.append(f"(autorank not run: {result.autorank_note}; the test above is this package's own "
+                     "Friedman/Nemenyi.)")
     return tex(" ".join(lines)) + "\n"
 
 
