@@ -81,7 +81,8 @@ def test_friedman_equals_scipy_with_and_without_ties():
         ours = friedman(frame)
         theirs = stats.friedmanchisquare(*matrix.T)
         assert ours.statistic == pytest.approx(theirs.statistic) and ours.pvalue == pytest.approx(theirs.pvalue)
-    # mean ranks of the tied matrix (rows ranked 1.5 1.5 3 / 3 1 2 / 1.5 1.5 3 / 3 1.5 1.5 / 1 2 3), and Nemenyi's CD against Demsar (2006): q_0.05 = 2.569 for k = 4
+    # mean ranks of the tied matrix (rows ranked 1.5 1.5 3 / 3 1 2 / 1.5 1.5 3 / 3 1.5 1.5 / 1 2 3), and
+    # Nemenyi's CD against Demsar (2006): q_0.05 = 2.569 for k = 4
     assert friedman(frame).mean_ranks.to_dict() == pytest.approx({"o0": 10 / 5, "o1": 7.5 / 5, "o2": 12.5 / 5})
     assert nemenyi_cd(4, 9) == pytest.approx(2.569 * np.sqrt(4 * 5 / (6 * 9)), abs=1e-3)
     with pytest.raises(CrossTaskError, match=">= 3 optimizers"):

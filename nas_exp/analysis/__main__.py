@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.cross_task.ranks.iloc[-1].sort_values().rename("average rank").round(3).to_string())
         test = report.cross_task.friedman
         if test is not None:
-            print(f"Friedman chi2 = {test.statistic:.3f}, p = {test.pvalue:.3g}, Nemenyi CD = {test.critical_difference:.3f}")
+            print(f"Friedman chi2 = {test.statistic:.3f}, p = {test.pvalue:.3g}, "
+                  f"Nemenyi CD = {test.critical_difference:.3f}")
     for path in report.written:
         print(f"wrote {path}")
     return 0

@@ -18,7 +18,10 @@ DEFINITION = (
 
 
 def tex(text: object) -> str:
-    return latex_escape(str(text)).replace("±", r"$\pm$").replace("≤", r"$\le$").replace("χ²", r"$\chi^2$").replace("α", r"$\alpha$")
+    out = latex_escape(str(text))
+    for symbol, command in (("±", r"$\pm$"), ("≤", r"$\le$"), ("χ²", r"$\chi^2$"), ("α", r"$\alpha$")):
+        out = out.replace(symbol, command)
+    return out
 
 
 def figure(stem: str, caption: str, width: str = r"0.8\textwidth") -> str:

@@ -93,7 +93,8 @@ def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> 
     return written
 
 
-def cross_task_outputs(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> tuple[CrossTask | None, list[Path], list[str]]:
+def cross_task_outputs(runs: list[Run], benchmarks: Benchmarks,
+                       out_dir: Path) -> tuple[CrossTask | None, list[Path], list[str]]:
     """Across tasks (tabular space/dataset pairs): average rank, normalised regret, ECDF, critical-difference
     diagram, the final normalised regret table and report.tex; skipped with one note on a single task."""
     tasks = {task_of(run) for run in runs if run.tabular}
