@@ -26,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(report.runs)} runs from {args.sweep}")
     print(report.results.round(2).to_string())
+    for note in report.notes:
+        print(note)
+    if report.cross_task is not None:
+        print(report.cross_task.ranks.iloc[-1].sort_values().rename("average rank").round(3).to_string())
+        test = report.cross_task.friedman
+        if test is not None:
+            print(f"Friedman chi2 = {test.statistic:.3f}, p = {test.pvalue:.3g}, "
+                  f"Nemenyi CD = {test.critical_difference:.3f}")
     for path in report.written:
         print(f"wrote {path}")
     return 0

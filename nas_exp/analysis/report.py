@@ -8,11 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from nas_exp.analysis.anytime import AXES, anytime_curves, incumbent_rows, regret_metric
+from nas_exp.analysis.cross_task import CrossTask, CrossTaskError, comparable, cross_task, table_scales, task_of
+from nas_exp.analysis.cross_task_figures import cross_task_figures, display_final
 from nas_exp.analysis.figures import plot_anytime, plot_pareto, plot_search_curves
 from nas_exp.analysis.one_shot_curves import is_one_shot_run, search_curves, table_dataset, table_source
 from nas_exp.analysis.optimum import Benchmarks
 from nas_exp.analysis.pareto import fronts_frame, non_dominated, table_front
 from nas_exp.analysis.sweep import Run, load_runs, runs_frame
+from nas_exp.analysis.latex import write_report_tex
 from nas_exp.analysis.tables import (RESULT_LABELS, display_frame, results_table, to_latex, to_markdown,
                                      transfer_labels, transfer_table, transfer_values)
 
@@ -23,6 +26,8 @@ class Report:
     results: pd.DataFrame  # results_table
     transfer: pd.DataFrame | None  # transfer_table; None without tabular runs
     written: list[Path] = field(default_factory=list)
+    cross_task: CrossTask | None = None  # None: fewer than 2 comparable tasks (notes say why)
+    notes: list[str] = field(default_factory=list)
 
 
 def write_table(shown: pd.DataFrame, out_dir: Path, stem: str, caption: str) -> list[Path]:
@@ -88,6 +93,37 @@ def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> 
     return written
 
 
+def cross_task_outputs(runs: list[Run], benchmarks: Benchmarks,
+                       out_dir: Path) -> tuple[CrossTask | None, list[Path], list[str]]:
+    """Across tasks (tabular space/dataset pairs): average rank, normalised regret, ECDF, critical-difference
+    diagram, the final normalised regret table and report.tex; skipped with one note on a single task."""
+    tasks = {task_of(run) for run in runs if run.tabular}
+    if len(tasks) < 2:
+        return None, [], [f"cross-task outputs skipped: {len(tasks)} tabular task(s) in the sweep (need >= 2)"]
+    try:
+        result = cross_task(runs, table=table_scales([run for run in runs if comparable(run)], benchmarks))
+    except CrossTaskError as err:
+        return None, [], [f"cross-task outputs skipped: {err}"]
+    notes = [f"cross-task: {len(result.tasks)} tasks x {len(result.optimizers)} optimizers, aligned on evaluations "
+             f"1..{result.selection.n_common} (the runs' common minimum; longest {result.selection.n_longest})"]
+    notes += [f"cross-task: left out {line}" for line in result.selection.dropped]
+    fallback = sorted(task for task, kind in result.scale_kinds.items() if kind != "table median")
+    if fallback:
+        notes.append(f"cross-task: no table to normalise by for {', '.join(fallback)}: scale = worst observed regret")
+    written = cross_task_figures(result, out_dir)
+    written += write_table(display_final(result.final).T.reset_index(), out_dir,
+                           "cross_task_final", f"Final normalised regret after {result.selection.n_common} "
+                           "evaluations (mean ± standard error over seeds); 0 = table optimum, 1 = the table's median "
+                           "configuration")
+    ranks = result.ranks.iloc[-1].sort_values()
+    ranks_frame = ranks.rename("average rank").round(3).rename_axis("optimizer").reset_index()
+    ranks_frame.insert(1, "n_evaluations", result.selection.n_common)
+    written += write_table(ranks_frame, out_dir, "cross_task_ranks",
+                           "Average rank over tasks of the seed-mean final normalised regret (1 = best, ties averaged)")
+    written.append(write_report_tex(result, out_dir))
+    return result, written, notes
+
+
 def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     """Read the sweep's runs, write every table and figure under ``out_dir``. ``root``: the NB201 store to
     look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA/./data)."""
@@ -113,4 +149,6 @@ def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     written += anytime_figures(runs, out_dir)
     written += pareto_figures(runs, benchmarks, out_dir)
     written += one_shot_figures(runs, benchmarks, out_dir)
-    return Report(runs=frame, results=results, transfer=transfer, written=written)
+    comparison, cross_written, notes = cross_task_outputs(runs, benchmarks, out_dir)
+    return Report(runs=frame, results=results, transfer=transfer, written=written + cross_written,
+                  cross_task=comparison, notes=notes)
