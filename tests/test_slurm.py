@@ -18,7 +18,8 @@ import pytest
 from conftest import cli_command, cli_env, run_cli
 from nas_exp.parallel import (ParallelConfigError, ParallelSettings, SlurmWorkers, WorkerStartError,
                               evaluation_pool, parallel_settings)
-from test_launchers import rows_without_wall_time, sweep_jobs
+from nas_exp.app import run_experiment
+from test_launchers import compose_run, rows_without_wall_time, sweep_jobs
 
 # one CPU and 1 GB per job: two jobs at a time on a 2-core node
 FIT_NODE = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
@@ -34,8 +35,8 @@ def complete_rows(path: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.xdist_group("slurm")  # one pytest worker, one cluster (make test: --dist loadgroup)
 def test_a_sweep_is_one_job_array_with_the_basic_launchers_trajectories_and_its_failure_summary(
-        tmp_path, store_root, slurm):
-    run = ["optimizer=smac", "budget.max_evaluations=40"]
+        tmp_path, store_root, slurm, monkeypatch):
+    run = ["optimizer=random", "budget.max_evaluations=30"]
     (tmp_path / "slurm").mkdir()
     done = run_cli([*run, *FIT_NODE, "-m", "seed=0,1,2,3,abc"], tmp_path / "slurm", store_root)
     # the job with a bad seed failed alone, in its array task, and the sweep says so
@@ -60,13 +61,12 @@ def test_a_sweep_is_one_job_array_with_the_basic_launchers_trajectories_and_its_
                  "export PYTHONHASHSEED=0"):
         assert line in script, script
 
-    # each run's trajectory is the basic launcher's
-    (tmp_path / "basic").mkdir()
-    basic = run_cli([*run, "-m", "seed=0,1,2,3"], tmp_path / "basic", store_root)
-    assert basic.returncode == 0, basic.stderr
-    for on_slurm_job, basic_job in zip(jobs[:4], sweep_jobs(tmp_path / "basic"), strict=True):
-        rows = rows_without_wall_time(on_slurm_job / "trajectory.csv")
-        assert len(rows) == 40 and rows == rows_without_wall_time(basic_job / "trajectory.csv")
+    # each run's trajectory is the basic launcher's (which runs a job as run_experiment here does)
+    monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
+    for seed, job in enumerate(jobs[:4]):
+        run_experiment(compose_run([*run, f"seed={seed}", "progress=false"]), tmp_path / f"basic{seed}")
+        rows = rows_without_wall_time(job / "trajectory.csv")
+        assert len(rows) == 30 and rows == rows_without_wall_time(tmp_path / f"basic{seed}" / "trajectory.csv")
 
 
 def wait_until_gone(slurm, timeout: float = 30) -> None:
@@ -153,16 +153,16 @@ def test_a_job_requeued_mid_run_resumes_to_the_trajectory_of_an_uninterrupted_ru
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("slurm")
-def test_dask_workers_in_slurm_jobs_give_the_threads_trajectory(tmp_path, store_root, slurm):
-    run = ["optimizer=smac", "budget.max_evaluations=40", "seed=2", "parallel.n_workers=2"]
+def test_dask_workers_in_slurm_jobs_give_the_threads_trajectory(tmp_path, store_root, slurm, monkeypatch):
+    # random search: proposals do not depend on results, so a result told for the wrong request shows in the rows
+    run = ["optimizer=random", "budget.max_evaluations=30", "seed=2", "parallel.n_workers=2"]
     done = run_cli([*run, "parallel.backend=dask", "parallel.cluster=slurm", "parallel.slurm.memory=1GB",
                     f"hydra.run.dir={tmp_path / 'slurm'}"], tmp_path, store_root)
     assert done.returncode == 0, done.stderr
-    threads = run_cli([*run, "parallel.backend=threads", f"hydra.run.dir={tmp_path / 'threads'}"], tmp_path,
-                      store_root)
-    assert threads.returncode == 0, threads.stderr
+    monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
+    run_experiment(compose_run([*run, "parallel.backend=threads", "progress=false"]), tmp_path / "threads")
     rows = rows_without_wall_time(tmp_path / "slurm" / "trajectory.csv")
-    assert len(rows) == 40 and rows == rows_without_wall_time(tmp_path / "threads" / "trajectory.csv")
+    assert len(rows) == 30 and rows == rows_without_wall_time(tmp_path / "threads" / "trajectory.csv")
 
     # the workers ran as SLURM jobs: each saw its own SLURM_JOB_ID, those jobs ran on the node and were cancelled
     # when the run ended, and their logs are in the run folder
