@@ -37,6 +37,7 @@ from nas_exp.trajectory import write_json_atomic
 BACKENDS = ("threads", "dask")
 CLUSTERS = ("local", "slurm")
 WALLTIME = re.compile(r"^(\d+-)?\d+(:\d\d){0,2}$")  # SLURM's --time: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:[kKmMgGtT]i?)[bB]$")
 WORKER_JOB_NAME = "nas-exp-worker"
 
 
@@ -85,12 +86,9 @@ class SlurmWorkers:
 
 
 def _is_memory(text: str) -> bool:
-    from dask.utils import parse_bytes
-
-    try:
-        return parse_bytes(text) > 0
-    except ValueError:
-        return False
+    """An amount dask-jobqueue and sbatch both read: a positive number with a unit (500MB, 4GB, 1.5TiB)."""
+    match = MEMORY.match(text.strip())
+    return bool(match) and float(match.group(1)) > 0
 
 
 def slurm_workers(node: Mapping[str, Any] | None) -> SlurmWorkers:
