@@ -6,7 +6,9 @@ SLURM binaries): the reason is in the skip message."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -87,15 +89,23 @@ def wait_for_rows(trajectory: Path, rows: int, process: subprocess.Popen, timeou
         time.sleep(0.1)
 
 
-def wait_until_pending(slurm, job_id: str, timeout: float = 60) -> None:
-    """Wait until a requeued job is back in the queue: its processes are gone (the run ignores SIGTERM, as
-    submitit's jobs do, and is killed KillWait seconds later; the job is COMPLETING until then)."""
+def run_pids(slurm, job_id: str) -> list[int]:
+    """The processes of the job's first srun step (submitit's, which runs the run), from `scontrol listpids`."""
+    listed = slurm.run("scontrol", "listpids", job_id).stdout.splitlines()[1:]
+    pids = [int(line.split()[0]) for line in listed if len(line.split()) >= 3 and line.split()[2] == "0"]
+    assert pids, listed
+    return pids
+
+
+def wait_until_ended(slurm, job_id: str, timeout: float = 60) -> str:
+    """Wait until a killed job has ended (its processes are gone; COMPLETING lasts a few seconds); its state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if slurm.show_jobs(job_id)[0]["JobState"] == "PENDING":
-            return
+        state = slurm.show_jobs(job_id)[0]["JobState"]
+        if state not in ("RUNNING", "COMPLETING"):
+            return state
         time.sleep(0.1)
-    pytest.fail(f"job {job_id} is not back in the queue {timeout:.0f} s after scontrol requeue")
+    pytest.fail(f"job {job_id} has not ended {timeout:.0f} s after SIGKILL")
 
 
 @contextmanager
@@ -125,7 +135,7 @@ def first_job_dir(sweep_root: Path, process: subprocess.Popen, timeout: float = 
 @pytest.mark.slow
 @pytest.mark.xdist_group("slurm")
 def test_a_job_requeued_mid_run_resumes_to_the_trajectory_of_an_uninterrupted_run(tmp_path, store_root, slurm):
-    run = ["optimizer=smac", "budget.max_evaluations=500", "seed=5"]
+    run = ["optimizer=smac", "budget.max_evaluations=200", "seed=5"]
     # the uninterrupted run on this machine, while the SLURM one runs
     with started([*run, f"hydra.run.dir={tmp_path / 'alone'}"], tmp_path, store_root) as alone, \
             started([*run, *FIT_NODE, "resume=true", "-m", "seed=5"], tmp_path / "slurm", store_root) as sweep:
@@ -133,10 +143,15 @@ def test_a_job_requeued_mid_run_resumes_to_the_trajectory_of_an_uninterrupted_ru
         wait_for_rows(job_dir / "trajectory.csv", 10, sweep)
         # submitit's folder of the job: JOBID (a sweep of one run is a plain job) or ARRAYID_TASK
         task = next(job_dir.parent.glob(".submitit/*/*_log.out")).parent.name
-        slurm.run("scontrol", "requeue", task)
-        wait_until_pending(slurm, task)
+        # the run killed at once, as by the OOM killer (`scontrol requeue` or scancel send SIGTERM, which submitit
+        # ignores, and SIGKILL only 5+ s later: too late to be sure the run is still going), then requeued: the
+        # same job runs again, in the same folder, with the same command
+        for pid in run_pids(slurm, task):
+            os.kill(pid, signal.SIGKILL)
+        assert wait_until_ended(slurm, task) in ("FAILED", "CANCELLED")
         killed_at = complete_rows(job_dir / "trajectory.csv")
-        assert 10 <= killed_at < 500 and not (job_dir / "result.json").exists(), killed_at  # killed mid-run
+        assert 10 <= killed_at < 200 and not (job_dir / "result.json").exists(), killed_at  # killed mid-run
+        slurm.run("scontrol", "requeue", task)
 
         _, err = sweep.communicate(timeout=240)
         assert sweep.returncode == 0, err[-3000:]
@@ -144,9 +159,9 @@ def test_a_job_requeued_mid_run_resumes_to_the_trajectory_of_an_uninterrupted_ru
         assert alone.returncode == 0, alone_err[-3000:]
     assert slurm.show_jobs(task)[0]["Restarts"] == "1"  # the same job ran again ...
     result = json.loads((job_dir / "result.json").read_text())
-    assert result["resumed_after"] == killed_at and result["n_evaluations"] == 500  # ... and went on from there
+    assert result["resumed_after"] == killed_at and result["n_evaluations"] == 200  # ... and went on from there
     resumed = rows_without_wall_time(job_dir / "trajectory.csv")
-    assert len(resumed) == 500 and resumed == rows_without_wall_time(tmp_path / "alone" / "trajectory.csv")
+    assert len(resumed) == 200 and resumed == rows_without_wall_time(tmp_path / "alone" / "trajectory.csv")
 
 
 # --- parallel.cluster=slurm ------------------------------------------------------------------------------------
