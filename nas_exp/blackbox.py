@@ -145,7 +145,7 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
     with (TrajectoryWriter(run_dir / "trajectory.csv", keep_rows=None if plan is None else len(plan.rows),
                            columns=columns.names) as writer,
           EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log,
-          evaluation_pool(parallel) as evaluate_many, progress):
+          evaluation_pool(parallel, log_dir=run_dir / "dask-workers") as evaluate_many, progress):
         task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}",
                                  total=total or 1.0, info="")
 

@@ -7,30 +7,103 @@ order they finish, so its parallel runs are not reproducible. Here the search lo
 for its slowest evaluation.
 
 Backends: ``threads`` (a thread pool in the run's process; the evaluator is shared, fine for table lookups and
-evaluators that release the GIL) and ``dask`` (dask.distributed: a local cluster of ``n_workers`` processes, or
-the running scheduler at ``parallel.scheduler``, e.g. a dask-jobqueue SLURMCluster; the evaluator is pickled to
-the workers once).
+evaluators that release the GIL) and ``dask`` (dask.distributed; the evaluator is pickled to the workers once).
+Where the dask workers run (``parallel.cluster``): ``local``, a local cluster of ``n_workers`` processes (or the
+running scheduler at ``parallel.scheduler``); ``slurm``, ``n_workers`` SLURM jobs of one worker each, started
+through dask-jobqueue's ``SLURMCluster`` with the job settings of ``parallel.slurm`` and stopped when the run ends.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.runner import EvaluateMany, EvaluationRequest, evaluate_request, evaluate_serially
 from nas_exp.errors import UserError
+from nas_exp.trajectory import write_json_atomic
 
 BACKENDS = ("threads", "dask")
+CLUSTERS = ("local", "slurm")
+WALLTIME = re.compile(r"^(\d+-)?\d+(:\d\d){0,2}$")  # SLURM's --time: MM, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:[kKmMgGtT]i?)[bB]$")
+WORKER_JOB_NAME = "nas-exp-worker"
 
 
 class ParallelConfigError(UserError):
     """A bad ``parallel`` setting."""
+
+
+class WorkerStartError(UserError):
+    """The SLURM jobs of the dask workers did not all start in time."""
+
+
+def _positive(name: str, value: Any, kind: type | tuple[type, ...] = int) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise ParallelConfigError(f"{name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SlurmWorkers:
+    """The SLURM job of each dask worker (``parallel.slurm``): one worker process per job."""
+
+    cores: int = 1                  # CPUs booked per job (the worker runs one evaluation at a time)
+    memory: str = "4GB"             # memory per job, e.g. 500MB, 16GB
+    walltime: str = "01:00:00"      # per job; the workers live as long as the run
+    queue: str | None = None        # partition; None: the cluster's default
+    interface: str | None = None    # network interface the scheduler and workers use, e.g. ib0; None: the default
+    job_extra: tuple[str, ...] = ()  # more sbatch options, e.g. ("--gpus-per-task=1", "--account=nas")
+    start_timeout_s: float = 600.0  # how long to wait for all workers (queueing included)
+
+    def __post_init__(self) -> None:
+        _positive("parallel.slurm.cores", self.cores)
+        _positive("parallel.slurm.start_timeout_s", self.start_timeout_s, (int, float))
+        if not isinstance(self.memory, str) or not _is_memory(self.memory):
+            raise ParallelConfigError(f"parallel.slurm.memory must be an amount like 4GB or 500MB, got "
+                                      f"{self.memory!r}")
+        if not isinstance(self.walltime, str) or not WALLTIME.match(self.walltime):
+            raise ParallelConfigError(f"parallel.slurm.walltime must be a SLURM time like 01:00:00 or 2-00:00:00, "
+                                      f"got {self.walltime!r}")
+        for name in ("queue", "interface"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ParallelConfigError(f"parallel.slurm.{name} must be a name or null, got {value!r}")
+        if isinstance(self.job_extra, str) or not all(isinstance(o, str) and o.startswith("-")
+                                                      for o in self.job_extra):
+            raise ParallelConfigError(f"parallel.slurm.job_extra must be a list of sbatch options like "
+                                      f"[--gpus-per-task=1], got {self.job_extra!r}")
+
+
+def _is_memory(text: str) -> bool:
+    """An amount dask-jobqueue and sbatch both read: a positive number with a unit (500MB, 4GB, 1.5TiB)."""
+    match = MEMORY.match(text.strip())
+    return bool(match) and float(match.group(1)) > 0
+
+
+def slurm_workers(node: Mapping[str, Any] | None) -> SlurmWorkers:
+    """The ``parallel.slurm`` node (absent: the defaults)."""
+    if node is None:
+        return SlurmWorkers()
+    valid = [f.name for f in fields(SlurmWorkers)]
+    unknown = set(node) - set(valid)
+    if unknown:
+        raise ParallelConfigError(f"unknown parallel.slurm setting(s) {', '.join(sorted(unknown))}; "
+                                  f"valid: {', '.join(valid)}")
+    values = dict(node)
+    if isinstance(values.get("job_extra"), Sequence) and not isinstance(values["job_extra"], str):
+        values["job_extra"] = tuple(values["job_extra"])
+    return SlurmWorkers(**values)
 
 
 @dataclass(frozen=True)
@@ -39,6 +112,8 @@ class ParallelSettings:
     backend: str = "threads"
     scheduler: str | None = None  # dask: address of a running scheduler; None: a local cluster
     simulate_workers: int | None = None  # K: K asynchronous workers in simulated time (nas_exp.simulated_workers)
+    cluster: str = "local"  # dask: where the workers run, local processes | slurm jobs
+    slurm: SlurmWorkers = field(default_factory=SlurmWorkers)  # cluster=slurm: each worker's job
 
     def __post_init__(self) -> None:
         if isinstance(self.n_workers, bool) or not isinstance(self.n_workers, int) or self.n_workers < 1:
@@ -55,18 +130,36 @@ class ParallelSettings:
             raise ParallelConfigError(f"unknown parallel.backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
         if self.scheduler is not None and self.backend != "dask":
             raise ParallelConfigError("parallel.scheduler needs parallel.backend=dask")
+        self._check_cluster()
+
+    def _check_cluster(self) -> None:
+        if self.cluster not in CLUSTERS:
+            raise ParallelConfigError(f"unknown parallel.cluster {self.cluster!r}; valid: {', '.join(CLUSTERS)}")
+        if self.cluster == "local":
+            return
+        if self.backend != "dask":
+            raise ParallelConfigError("parallel.cluster=slurm runs dask workers in SLURM jobs: it needs "
+                                      "parallel.backend=dask")
+        if self.scheduler is not None:
+            raise ParallelConfigError("parallel.cluster=slurm starts its own scheduler; leave parallel.scheduler "
+                                      "null (or set parallel.cluster=local to use the running one)")
+        if self.simulate_workers is not None:
+            raise ParallelConfigError("parallel.simulate_workers runs no workers; it excludes parallel.cluster=slurm")
 
 
 def parallel_settings(node: Mapping[str, Any] | None) -> ParallelSettings:
     """The ``parallel`` config node (absent: one evaluation at a time)."""
     if node is None:
         return ParallelSettings()
-    valid = ("n_workers", "backend", "scheduler", "simulate_workers")
+    valid = [f.name for f in fields(ParallelSettings)]
     unknown = set(node) - set(valid)
     if unknown:
         raise ParallelConfigError(f"unknown parallel setting(s) {', '.join(sorted(unknown))}; "
                                   f"valid: {', '.join(valid)}")
-    return ParallelSettings(**dict(node))
+    values = dict(node)
+    if "slurm" in values:
+        values["slurm"] = slurm_workers(values["slurm"])
+    return ParallelSettings(**values)
 
 
 def _map_with(pool: Executor, evaluator: Evaluator, requests: Sequence[EvaluationRequest]) -> list[Evaluation]:
@@ -105,22 +198,91 @@ def quiet(logger_name: str, level: int = logging.WARNING) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in (None outside SLURM)."""
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def record_workers(client: Any, scheduler: str, log_dir: Path | None) -> None:
+    """Say where the workers run: one line on stderr, and ``log_dir/workers.json`` (worker address -> the
+    SLURM_JOB_ID in that worker's environment)."""
+    seen = {address: job for address, job in sorted(client.run(slurm_job_id).items())}
+    print(f"parallel: {len(seen)} dask workers in SLURM jobs {', '.join(map(str, seen.values()))} "
+          f"(scheduler {scheduler})", file=sys.stderr, flush=True)
+    if log_dir is not None:
+        write_json_atomic(Path(log_dir) / "workers.json", {"scheduler": scheduler, "slurm_job_ids": seen})
+
+
+def check_worker_job(script: str) -> None:
+    """``sbatch --test-only`` on the workers' job script: a bad partition, too many cores or too much memory is
+    one WorkerStartError now, not a timeout later."""
+    done = subprocess.run(["sbatch", "--test-only"], input=script, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        errors = [line.replace("sbatch: error: ", "").strip() for line in done.stderr.splitlines()
+                  if "error" in line] or [done.stderr.strip()]
+        raise WorkerStartError(f"parallel.cluster=slurm: SLURM refuses the dask workers' job "
+                               f"({'; '.join(errors)}); check parallel.slurm (cores, memory, walltime, queue, "
+                               "job_extra)")
+
+
 @contextmanager
-def evaluation_pool(settings: ParallelSettings) -> Iterator[EvaluateMany]:
-    """The ``evaluate_many`` for ``run_search``, with its workers started and, on exit, stopped."""
-    if settings.n_workers == 1:
+def slurm_client(n_workers: int, slurm: SlurmWorkers, log_dir: Path | None) -> Iterator[Any]:
+    """A dask client whose ``n_workers`` workers run as SLURM jobs (one worker process and one thread each),
+    started now and cancelled on exit; WorkerStartError when they are not all up within ``start_timeout_s``."""
+    from dask.distributed import Client
+    from dask_jobqueue import SLURMCluster
+
+    if shutil.which("sbatch") is None:
+        raise WorkerStartError("parallel.cluster=slurm needs SLURM's sbatch on PATH (start the run on a machine "
+                               "of the cluster, e.g. its login node)")
+    scheduler_options: dict[str, Any] = {"dashboard": False, "dashboard_address": ":0"}  # no fixed port
+    if slurm.interface is not None:
+        scheduler_options["interface"] = slurm.interface
+    with SLURMCluster(cores=1, processes=1, job_cpu=slurm.cores, memory=slurm.memory, walltime=slurm.walltime,
+                      queue=slurm.queue, interface=slurm.interface, job_extra_directives=list(slurm.job_extra),
+                      job_name=WORKER_JOB_NAME, log_directory=None if log_dir is None else str(log_dir),
+                      scheduler_options=scheduler_options) as cluster, Client(cluster) as client:
+        check_worker_job(cluster.job_script())
+        cluster.scale(n_workers)
+        try:
+            client.wait_for_workers(n_workers, timeout=slurm.start_timeout_s)
+        except TimeoutError:
+            up = len(client.scheduler_info()["workers"])
+            raise WorkerStartError(
+                f"parallel.cluster=slurm: {up} of {n_workers} dask workers started within "
+                f"{slurm.start_timeout_s:g} s (parallel.slurm.start_timeout_s); see squeue for their jobs "
+                f"({WORKER_JOB_NAME}) and the worker logs in {log_dir or 'the submission folder'}") from None
+        record_workers(client, cluster.scheduler_address, log_dir)
+        yield client
+
+
+@contextmanager
+def dask_client(settings: ParallelSettings, log_dir: Path | None) -> Iterator[Any]:
+    from dask.distributed import Client, LocalCluster
+
+    if settings.cluster == "slurm":
+        with slurm_client(settings.n_workers, settings.slurm, log_dir) as client:
+            yield client
+    elif settings.scheduler is not None:
+        with Client(settings.scheduler) as client:
+            yield client
+    else:
+        with LocalCluster(n_workers=settings.n_workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+
+
+@contextmanager
+def evaluation_pool(settings: ParallelSettings, log_dir: Path | None = None) -> Iterator[EvaluateMany]:
+    """The ``evaluate_many`` for ``run_search``, with its workers started and, on exit, stopped. ``log_dir``:
+    where SLURM workers write their logs (None: SLURM's default, the folder the run was started from)."""
+    if settings.n_workers == 1 and settings.cluster == "local":
         yield evaluate_serially
     elif settings.backend == "threads":
         with ThreadPoolExecutor(settings.n_workers, thread_name_prefix="nas-exp-evaluate") as pool:
             yield partial(_map_with, pool)
     else:
-        from dask.distributed import Client, LocalCluster
+        import distributed  # noqa: F401 - sets its loggers' levels on import, so before quiet()
 
-        with quiet("distributed"):
-            if settings.scheduler is not None:
-                with Client(settings.scheduler) as client:
-                    yield DaskEvaluation(client)
-            else:
-                with LocalCluster(n_workers=settings.n_workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, Client(cluster) as client:
-                    yield DaskEvaluation(client)
+        with quiet("distributed"), quiet("dask_jobqueue"), dask_client(settings, log_dir) as client:
+            yield DaskEvaluation(client)

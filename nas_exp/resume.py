@@ -30,7 +30,8 @@ EVALUATIONS_FILE = "evaluations.jsonl"
 TRAJECTORY_FILE = "trajectory.csv"
 RESULT_FILE = "result.json"
 # settings that do not change what a run computes, so a resumed run may use others
-MAY_DIFFER = ("resume", "progress", "logger", "parallel.backend", "parallel.scheduler")
+MAY_DIFFER = ("resume", "progress", "logger", "parallel.backend", "parallel.scheduler", "parallel.cluster",
+              "parallel.slurm")
 
 
 class ResumeError(UserError):

@@ -47,9 +47,43 @@ def shared_nb201() -> Path:
     return SHARED_NB201
 
 
-def run_cli(args: list[str], cwd: Path, store_root: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `python run.py ARGS` as a user would, with its own working folder for outputs."""
+def cli_env(store_root: Path) -> dict[str, str]:
+    """The environment of `python run.py` in the tests: this one, with the test store and wandb offline."""
     env = {**os.environ, "NAS_EXP_DATA": str(store_root), "WANDB_MODE": "offline"}
     env.pop("PYTHONHASHSEED", None)  # run.py must fix it itself
-    return subprocess.run([sys.executable, str(REPO / "run.py"), *args, "progress=false"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return env
+
+
+def cli_command(args: list[str]) -> list[str]:
+    return [sys.executable, str(REPO / "run.py"), *args, "progress=false"]
+
+
+def run_cli(args: list[str], cwd: Path, store_root: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `python run.py ARGS` as a user would, with its own working folder for outputs."""
+    return subprocess.run(cli_command(args), cwd=cwd, env=cli_env(store_root), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real single-node SLURM (tests/slurm_cluster.py) for the session; skipped where it cannot run, failed
+    (with the daemons' logs) where it was started but did not come up. Use ``slurm``, which sets SLURM_CONF."""
+    from slurm_cluster import ClusterStartError, cannot_start_reason, start_cluster
+
+    reason = cannot_start_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    except ClusterStartError as err:
+        pytest.fail(str(err), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def slurm(slurm_cluster, monkeypatch: pytest.MonkeyPatch):
+    """The session's SLURM, with SLURM_CONF set for this test's subprocesses; jobs a test leaves are cancelled."""
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    yield slurm_cluster
+    slurm_cluster.cancel_all()
