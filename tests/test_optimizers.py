@@ -16,6 +16,7 @@ from nas_exp.optimizers.bananas import Bananas
 from nas_exp.optimizers.dehb_optimizer import DEHBOptimizer
 from nas_exp.optimizers.local_search import LocalSearch
 from nas_exp.optimizers.npenas import NPENAS
+from nas_exp.optimizers.pnas import PNAS
 from nas_exp.optimizers.optuna_nsga2 import OptunaNSGAII
 from nas_exp.optimizers.optuna_tpe import OptunaTPE
 from nas_exp.optimizers.random_search import RandomSearch
@@ -75,6 +76,7 @@ FAST = [
     (OptunaNSGAII, {}),
     (Bananas, {"epochs": 50}),
     (NPENAS, {"epochs": 50, "batch_size": 5}),
+    (PNAS, {"epochs": 30}),
 ]
 SMAC = [
     (SMACOptimizer, {}),

@@ -11,6 +11,7 @@ from nas_exp.errors import UserError
 from nas_exp.optimizers.bananas import Bananas
 from nas_exp.optimizers.mlp_ensemble import MLPEnsemble
 from nas_exp.optimizers.npenas import NPENAS
+from nas_exp.optimizers.pnas import PNAS
 from nas_exp.optimizers.predictor_features import OneHotFeatures
 from nas_exp.optimizers.predictor_search import key_of
 from nas_exp.search_spaces.nb201 import NB201Space, OPS
@@ -84,3 +85,23 @@ def test_bad_settings_are_one_line(kwargs, message):
 def test_npenas_ranks_by_the_predicted_mean_with_one_network():
     npenas = NPENAS(NB201Space().configspace, seed=0)
     assert (npenas.acquisition, npenas.predictor.n_members, npenas.batch_size) == ("mean", 1, 1)
+
+
+def test_pnas_grows_nb201_cells_one_edge_at_a_time():
+    space = NB201Space()
+    pnas = PNAS(space.configspace, seed=0, beam=4, epochs=30)
+    sizes = []
+    for i in range(24 + 4 * 5 + 3):
+        trial = pnas.ask()
+        sizes.append(pnas.size(trial.config))
+        pnas.tell(trial, float(-sum(op != "none" for op in dict(trial.config).values()) + 0.01 * i), 1.0)
+    assert sizes[:24] == [1] * 24  # every cell with one edge (6 edges x 4 ops), then the beam at each size
+    assert sizes[24:44] == [2] * 4 + [3] * 4 + [4] * 4 + [5] * 4 + [6] * 4
+    assert all(size == 6 for size in sizes[44:])  # grown: one-part changes of the best, which keep all edges
+
+
+def test_pnas_refuses_a_space_without_absent_values():
+    cs = ConfigurationSpace()
+    cs.add([Categorical("op", ["a", "b"])])
+    with pytest.raises(UserError, match="optimizer=pnas grows architectures part by part"):
+        PNAS(cs, seed=0)

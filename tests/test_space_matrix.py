@@ -26,7 +26,7 @@ SPACES = {  # space -> (a dataset, the trajectory's search column)
     "nasbench_graph": ("cora", "valid_acc"),
 }
 OPTIMIZERS = ("random", "rea", "local_search", "reinforce", "smac", "smac_bb", "hyperband", "bohb", "tpe", "nsga2", "dehb",
-              "bananas", "npenas")
+              "bananas", "npenas", "pnas")
 N = 6
 N_GP = 5  # smac_bb refits its Gaussian process on every ask: fewer evaluations keep the matrix quick
 
@@ -73,6 +73,12 @@ def test_every_optimizer_on_every_space(space, optimizer, matrix_store, tmp_path
     if optimizer in ("bananas", "npenas"):  # the predictor's first fit after 3 random configurations
         overrides += ["optimizer.n_initial=3", "optimizer.epochs=30"]
     n = N_GP if optimizer == "smac_bb" else N
+    if optimizer == "pnas" and space != "nb201":  # only NB201 declares which value means "absent"
+        with pytest.raises(UserError, match="optimizer=pnas grows architectures part by part and needs a space"):
+            run(tmp_path, matrix_store, "first", overrides, n)
+        return
+    if optimizer == "pnas":
+        overrides.append("optimizer.epochs=30")
     if optimizer == "dehb" and space == "nasbench_graph":  # the space has a forbidden clause
         with pytest.raises(UserError, match="optimizer=dehb cannot search a space with conditions or forbidden"):
             run(tmp_path, matrix_store, "first", overrides, n)

@@ -207,8 +207,9 @@ class NB201Space(SearchSpace):
     capabilities = frozenset({TABULAR, NETWORK, CELL_DAG, FINITE})
 
     def __init__(self, seed: int | None = None) -> None:
+        # meta "absent": the op that removes the edge, for optimizers that grow cells edge by edge (pnas)
         self.configspace = ConfigurationSpace(
-            name="nb201", seed=seed, space=[Categorical(name, OPS) for name in EDGE_NAMES]
+            name="nb201", seed=seed, space=[Categorical(name, OPS, meta={"absent": "none"}) for name in EDGE_NAMES]
         )
         self._layout = VectorLayout([(name, OPS) for name in EDGE_NAMES])  # vector value k on edge i: OPS[k]
 
