@@ -20,6 +20,8 @@ from nas_exp.analysis.sweep import load_runs
 from nas_exp.analysis.tables import format_mean_std
 from nas_exp.search_spaces.nb201 import Arch
 
+pytestmark = pytest.mark.xdist_group("test_analysis")  # one pytest worker: its module fixtures are built once
+
 OPTIMIZERS = ("random", "smac")
 TARGETS = ("cifar10-valid", "cifar100", "ImageNet16-120")
 

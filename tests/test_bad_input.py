@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_bad_input")]  # one pytest worker: module fixtures built once
 TEST_CONF = Path(__file__).resolve().parent / "conf"
 
 

@@ -17,6 +17,8 @@ from nas_exp.benchmarks.tabular import TabularBenchmark
 from nas_exp.data.store import StoreError
 from nas_exp.search_spaces.fcnet import FCNetSpace
 
+pytestmark = pytest.mark.xdist_group("test_benchmark_fcnet")  # one pytest worker: its module fixtures are built once
+
 N_CONFIGS, N_SEEDS = 62_208, 4
 
 

@@ -17,6 +17,8 @@ from nas_exp.benchmarks.tabular import TabularBenchmark
 from nas_exp.data.store import StoreError
 from nas_exp.search_spaces.hpobench_mlp import HPOBenchMLPSpace
 
+pytestmark = pytest.mark.xdist_group("test_benchmark_hpobench_mlp")  # one pytest worker: its module fixtures are built once
+
 N_CONFIGS, N_SEEDS = 30_000, 5
 FIELDS = {"valid_acc": "val_acc", "valid_precision": "val_precision", "valid_f1": "val_f1"}
 

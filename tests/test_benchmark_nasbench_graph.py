@@ -26,7 +26,8 @@ from nas_exp.search_spaces.nasbench_graph import (
 )
 
 # proteins rows have NaN on the other datasets' rows: nanmean over them warns in TabularBenchmark.metric_array
-pytestmark = pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning"),
+              pytest.mark.xdist_group("test_benchmark_nasbench_graph")]  # one pytest worker: module fixtures built once
 
 
 @pytest.fixture(scope="module")

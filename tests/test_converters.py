@@ -31,6 +31,8 @@ from nas_exp.data.download import OFFICIAL_SOURCES, download
 from nas_exp.data.store import DatasetTable
 from nas_exp.search_spaces.nb201 import N_CELLS, Arch
 
+pytestmark = pytest.mark.xdist_group("test_converters")  # one pytest worker: its module fixtures are built once
+
 E = 3
 ARCHS = [Arch.from_index(i).to_str() for i in range(N_CELLS)]
 DATASET_NO = {"cifar10-valid": 0, "cifar10": 1, "cifar100": 2, "ImageNet16-120": 3}

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("test_gpu_check")  # one pytest worker: its module fixtures are built once
+
 torch = pytest.importorskip("torch", reason="the GPU check needs the train extra: pip install -e '.[train]'")
 
 REPO = Path(__file__).resolve().parents[1]

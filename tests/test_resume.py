@@ -20,6 +20,8 @@ from nas_exp.app import run_experiment
 from nas_exp.resume import EVALUATIONS_FILE, config_differences
 from nas_exp.trajectory import TrajectoryWriter, read_trajectory
 
+pytestmark = pytest.mark.xdist_group("test_resume")  # one pytest worker: its module fixtures are built once
+
 N_EVALUATIONS = 36
 # 2 trees: SMAC 2.4's forest (max_leaf_nodes=2**20) spends ~0.1 s fitting each tree; the replay is the same
 SMAC_RUN = ["optimizer=smac", "optimizer.n_trees=2", f"budget.max_evaluations={N_EVALUATIONS}", "seed=7"]
