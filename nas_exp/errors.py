@@ -10,3 +10,13 @@ class UserError(ValueError):
 
 class MissingDataError(UserError, FileNotFoundError):
     """Data files that are not where they are looked for."""
+
+
+def import_optional(module: str, who: str, install: str) -> object:
+    """Import an optional dependency, or stop with one line: ``who`` needs it, ``install`` gets it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{who} needs {install}") from None

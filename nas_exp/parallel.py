@@ -91,16 +91,21 @@ def _is_memory(text: str) -> bool:
     return bool(match) and float(match.group(1)) > 0
 
 
+def known_settings(node: Mapping[str, Any], settings: type, path: str) -> dict[str, Any]:
+    """``node`` as a dict, refused in one line if it has a key that is not a field of the ``settings`` dataclass."""
+    valid = [f.name for f in fields(settings)]
+    unknown = set(node) - set(valid)
+    if unknown:
+        raise ParallelConfigError(f"unknown {path} setting(s) {', '.join(sorted(unknown))}; "
+                                  f"valid: {', '.join(valid)}")
+    return dict(node)
+
+
 def slurm_workers(node: Mapping[str, Any] | None) -> SlurmWorkers:
     """The ``parallel.slurm`` node (absent: the defaults)."""
     if node is None:
         return SlurmWorkers()
-    valid = [f.name for f in fields(SlurmWorkers)]
-    unknown = set(node) - set(valid)
-    if unknown:
-        raise ParallelConfigError(f"unknown parallel.slurm setting(s) {', '.join(sorted(unknown))}; "
-                                  f"valid: {', '.join(valid)}")
-    values = dict(node)
+    values = known_settings(node, SlurmWorkers, "parallel.slurm")
     if isinstance(values.get("job_extra"), Sequence) and not isinstance(values["job_extra"], str):
         values["job_extra"] = tuple(values["job_extra"])
     return SlurmWorkers(**values)
@@ -151,12 +156,7 @@ def parallel_settings(node: Mapping[str, Any] | None) -> ParallelSettings:
     """The ``parallel`` config node (absent: one evaluation at a time)."""
     if node is None:
         return ParallelSettings()
-    valid = [f.name for f in fields(ParallelSettings)]
-    unknown = set(node) - set(valid)
-    if unknown:
-        raise ParallelConfigError(f"unknown parallel setting(s) {', '.join(sorted(unknown))}; "
-                                  f"valid: {', '.join(valid)}")
-    values = dict(node)
+    values = known_settings(node, ParallelSettings, "parallel")
     if "slurm" in values:
         values["slurm"] = slurm_workers(values["slurm"])
     return ParallelSettings(**values)

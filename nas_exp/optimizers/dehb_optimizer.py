@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nas_exp.errors import UserError
+from nas_exp.errors import UserError, import_optional
 from nas_exp.optimizers.base import Optimizer, Trial
 
 
@@ -50,11 +50,8 @@ class DEHBOptimizer(Optimizer):
         if clauses:
             raise UserError(f"optimizer=dehb cannot search a space with conditions or forbidden clauses (this one "
                             f"has {clauses}): DEHB maps a [0, 1] vector to every hyperparameter; use bohb or smac")
-        try:
-            from dehb import DEHB
-        except ImportError:
-            raise UserError("optimizer=dehb needs DEHB: pip install 'nas-exp[dehb]' (or pip install dehb==0.1.1)") \
-                from None
+        DEHB = import_optional("dehb", "optimizer=dehb",
+                               "DEHB: pip install 'nas-exp[dehb]' (or pip install dehb==0.1.1)").DEHB
         self.min_budget, self.max_budget, self.eta = float(min_budget), float(max_budget), eta
         space = copy.deepcopy(self.configspace)
         space.seed(self.seed)  # DEHB samples its first populations from the space's own generator

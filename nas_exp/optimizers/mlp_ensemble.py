@@ -12,16 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from nas_exp.errors import UserError
+from nas_exp.errors import import_optional
 
 
 def import_torch(who: str) -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise UserError(f"{who} needs PyTorch for its predictor: pip install 'nas-exp[train]' "
-                        "(or pip install torch)") from None
-    return torch
+    return import_optional("torch", who, "PyTorch for its predictor: pip install 'nas-exp[train]' "
+                                         "(or pip install torch)")
 
 
 @contextmanager

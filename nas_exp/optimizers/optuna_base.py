@@ -22,23 +22,15 @@ from ConfigSpace import (CategoricalHyperparameter, Configuration, Configuration
 from ConfigSpace.exceptions import ForbiddenValueError
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
-from nas_exp.errors import UserError
+from nas_exp.errors import UserError, import_optional
 from nas_exp.optimizers.base import Optimizer, Trial
 
 FORBIDDEN_RETRIES = 10
 
 
-class OptunaMissingError(UserError):
-    """The optional optuna package is not installed."""
-
-
 def import_optuna(optimizer_name: str) -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise OptunaMissingError(f"optimizer={optimizer_name} needs optuna: pip install 'nas-exp[optuna]' "
-                                 "(or pip install 'optuna>=4,<6')") from None
-    return optuna
+    return import_optional("optuna", f"optimizer={optimizer_name}",
+                           "optuna: pip install 'nas-exp[optuna]' (or pip install 'optuna>=4,<6')")
 
 
 def plain(value: Any) -> Any:

@@ -24,7 +24,7 @@ from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.config_moves import allowed, sample
 from nas_exp.optimizers.mlp_ensemble import MLPEnsemble
 from nas_exp.optimizers.predictor_features import OneHotFeatures
-from nas_exp.optimizers.predictor_search import key_of, positive_int
+from nas_exp.optimizers.predictor_search import key_of, positive_int, predict_losses
 
 ABSENT = "absent"  # the ConfigSpace meta key
 
@@ -99,9 +99,7 @@ class PNAS(Optimizer):
         unique = list({key_of(c): c for c in candidates}.values())
         if len(unique) <= k and self._size < self._max_size:
             return unique
-        told = list(self._told.values())
-        self.predictor.fit(self.features.many([c for c, _ in told]), np.array([loss for _, loss in told]))
-        scores = self.predictor.predict(self.features.many(unique)).mean(axis=0)
+        scores = predict_losses(self.predictor, self.features, list(self._told.values()), unique).mean(axis=0)
         return [unique[i] for i in np.argsort(scores, kind="stable")[:k]]
 
     def _top(self, size: int | None) -> list[Configuration]:

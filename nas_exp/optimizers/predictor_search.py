@@ -37,6 +37,14 @@ def positive_int(name: str, value: Any, least: int = 1) -> int:
     return value
 
 
+def predict_losses(predictor: MLPEnsemble, features: OneHotFeatures, told: list[tuple[Configuration, float]],
+                   candidates: list[Configuration]) -> np.ndarray:
+    """Refit ``predictor`` on the (configuration, loss) pairs told so far and predict the candidates' losses
+    (one row per ensemble member)."""
+    predictor.fit(features.many([c for c, _ in told]), np.array([loss for _, loss in told]))
+    return predictor.predict(features.many(candidates))
+
+
 class PredictorGuidedSearch(Optimizer):
     """``n_initial`` random configurations, then batches of ``batch_size`` proposals: the predictor is refit on
     all results, ``n_candidates`` unseen mutations of the ``n_parents`` best configurations are scored by
@@ -102,9 +110,7 @@ class PredictorGuidedSearch(Optimizer):
         return list(found.values())
 
     def _scores(self, candidates: list[Configuration]) -> np.ndarray:
-        told = list(self._told.values())
-        self.predictor.fit(self.features.many([c for c, _ in told]), np.array([loss for _, loss in told]))
-        predictions = self.predictor.predict(self.features.many(candidates))
+        predictions = predict_losses(self.predictor, self.features, list(self._told.values()), candidates)
         mean = predictions.mean(axis=0)
         if self.acquisition == "mean":
             return mean
