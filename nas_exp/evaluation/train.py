@@ -112,7 +112,9 @@ class TrainEvaluator:
         fidelity = "full" if self.max_epochs == r.epochs else f"first {self.max_epochs} epochs of the"
         self.description = (
             f"trained {space.name} network (C={C}, N={N}; {fidelity} {r.epochs}-epoch cosine schedule, "
-            f"SGD lr {r.learning_rate} wd {r.weight_decay} batch {r.batch_size}) on {self.device.type}"
+            f"SGD lr {r.learning_rate} wd {r.weight_decay} batch {r.batch_size}"
+            f"{'' if r.steps_per_epoch is None else f', at most {r.steps_per_epoch} batches per epoch'})"
+            f" on {self.device.type}"
             f"{', bf16' if self.amp and self.device.type == 'cuda' else ''}{', compiled' if self.compile else ''}: "
             f"search on {self.search_on} valid_acc, report {self.report_on} test_acc")
 

@@ -35,6 +35,7 @@ class TrainRecipe:
     flip: bool | None = None
     drop_last: bool = False
     eval_batch_size: int = 1024
+    steps_per_epoch: int | None = None  # at most this many batches per epoch (smoke runs); None: the whole split
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -49,6 +50,8 @@ class TrainRecipe:
             raise UserError("recipe.nesterov needs recipe.momentum > 0")
         if self.crop_padding is not None and (not isinstance(self.crop_padding, int) or self.crop_padding < 0):
             raise UserError(f"recipe.crop_padding must be null or an int >= 0, got {self.crop_padding!r}")
+        if self.steps_per_epoch is not None:
+            require_int(self.steps_per_epoch, "recipe.steps_per_epoch (or null for whole epochs)")
 
     def updated(self, values: Mapping[str, Any] | None) -> TrainRecipe:
         """A copy with ``values`` replacing fields (e.g. a search's learning_rate and weight_decay)."""
@@ -61,4 +64,9 @@ class TrainRecipe:
         return dataclasses.replace(self, **dict(values))
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields; ``steps_per_epoch`` only when set, so keys of whole-epoch trainings (checkpoint names)
+        are the ones they were before the field existed."""
+        values = dataclasses.asdict(self)
+        if values["steps_per_epoch"] is None:
+            del values["steps_per_epoch"]
+        return values

@@ -88,7 +88,7 @@ class Trainer:
         resumed_from = self.resume(up_to=epochs)
         with cudnn_autotune(self.device):
             while self.epoch < epochs:
-                stats = self.train_epoch()
+                stats = self.train_epoch(self.recipe.steps_per_epoch)
                 self.scheduler.step()
                 self.epoch += 1
                 self.train_seconds += stats.seconds
