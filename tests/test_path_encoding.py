@@ -141,6 +141,15 @@ def test_auto_is_path_where_the_space_has_one_else_onehot(optimizer, space, enco
     assert optimizer_.settings_used()["n_features"] == (WIDTH if expected == "path" else optimizer_.features.width)
 
 
+@pytest.mark.parametrize("optimizer,expected", [("bananas", "path"), ("npenas", "onehot")])
+def test_defaults_on_nb201_bananas_the_papers_path_npenas_onehot(optimizer, expected):
+    cfg = composed([f"optimizer={optimizer}"])
+    space = instantiate(cfg.search_space)
+    built = instantiate(cfg.optimizer)(configspace=space.configspace, seed=0, **encoder_kwargs(cfg, space))
+    assert built.encoding == expected
+    assert cfg.optimizer.encoding == {"bananas": "auto", "npenas": "onehot"}[optimizer]
+
+
 @pytest.mark.parametrize("space", ["fcnet", "hpobench_mlp"])
 def test_path_on_a_space_without_one_is_refused_in_one_line(space):
     cfg = composed([f"search_space={space}", "optimizer=bananas", "optimizer.encoding=path"])
