@@ -54,6 +54,7 @@ def summarize(config: dict[str, Any], result: SearchResult, parts: Components, w
     search, report = metrics["columns"]["search"], metrics["columns"]["report"]
     return {
         "optimizer": optimizer_name,
+        "optimizer_settings": parts.optimizer.settings_used(),  # what the config leaves open (encoding=auto)
         "search_space": parts.space.name,
         "incumbent": None if last is None or last.incumbent_arch is None else {
             "arch": last.incumbent_arch,

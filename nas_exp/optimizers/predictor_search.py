@@ -2,8 +2,10 @@
 the loss on everything told so far (an ``MLPEnsemble`` in PyTorch), generate candidates by mutating the best configurations found, score them
 with an acquisition function over the predictor's outputs, and propose the best-scoring ones.
 
-Features come from the ConfigSpace only (``OneHotFeatures``), so every space of categorical, ordinal or uniform
-hyperparameters can be searched; the predictor is an ``MLPEnsemble``. Everything is seeded from the run's seed.
+Features (``encoding``): ``onehot`` comes from the ConfigSpace only (``OneHotFeatures``), so every space of
+categorical, ordinal or uniform hyperparameters can be searched; ``path`` is the space's own path encoder, which the
+run builds and passes as ``encoder`` where the space declares ``PATHS`` (NB201); ``auto`` is the path encoder where
+one was passed, else one-hot. The predictor is an ``MLPEnsemble``. Everything is seeded from the run's seed.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-from ConfigSpace import Configuration
+from ConfigSpace import Configuration, ConfigurationSpace
 
-from nas_exp.errors import UserError
-from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.configspace_layout import finite_choices
+from nas_exp.errors import UserError
+from nas_exp.feature_encoders import ENCODINGS, ONEHOT, PATH, FeatureEncoder
+from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.config_moves import allowed, mutate, sample
 from nas_exp.optimizers.mlp_ensemble import MLPEnsemble
 from nas_exp.optimizers.predictor_features import OneHotFeatures
@@ -37,7 +40,21 @@ def positive_int(name: str, value: Any, least: int = 1) -> int:
     return value
 
 
-def predict_losses(predictor: MLPEnsemble, features: OneHotFeatures, told: list[tuple[Configuration, float]],
+def features_for(encoding: str, encoder: FeatureEncoder | None, configspace: ConfigurationSpace,
+                 who: str) -> FeatureEncoder:
+    """The features of ``optimizer.encoding``: ``onehot`` the ConfigSpace's, ``path`` the space's ``encoder``
+    (the run passes it where the space has one), ``auto`` the encoder if passed, else one-hot."""
+    if encoding not in ENCODINGS:
+        raise UserError(f"unknown optimizer.encoding {encoding!r} for {who}; valid: {', '.join(ENCODINGS)}")
+    if encoding == PATH and encoder is None:
+        raise UserError(f"optimizer.encoding=path for {who} needs the search space's path encoder, and none was "
+                        "given; use optimizer.encoding=auto or onehot")
+    if encoder is not None and encoding != ONEHOT:
+        return encoder
+    return OneHotFeatures(configspace)
+
+
+def predict_losses(predictor: MLPEnsemble, features: FeatureEncoder, told: list[tuple[Configuration, float]],
                    candidates: list[Configuration]) -> np.ndarray:
     """Refit ``predictor`` on the (configuration, loss) pairs told so far and predict the candidates' losses
     (one row per ensemble member)."""
@@ -49,13 +66,16 @@ class PredictorGuidedSearch(Optimizer):
     """``n_initial`` random configurations, then batches of ``batch_size`` proposals: the predictor is refit on
     all results, ``n_candidates`` unseen mutations of the ``n_parents`` best configurations are scored by
     ``acquisition`` and the best ``batch_size`` proposed. ``its``: independent Thompson sampling (one draw from
-    the normal of the ensemble's mean and spread per candidate, BANANAS' choice); ``mean``: the predicted loss."""
+    the normal of the ensemble's mean and spread per candidate, BANANAS' choice); ``mean``: the predicted loss.
+    ``encoding``/``encoder``: the predictor's features (``features_for``)."""
 
     name = "predictor_search"
+    takes_encoder = True
 
     def __init__(self, *args: Any, n_initial: int = 10, batch_size: int = 10, n_candidates: int = 100,
                  n_parents: int = 10, acquisition: str = "its", n_members: int = 5, epochs: int = 200,
-                 hidden: tuple[int, ...] | list[int] = (32, 32, 32), **kwargs: Any) -> None:
+                 hidden: tuple[int, ...] | list[int] = (32, 32, 32), encoding: str = "auto",
+                 encoder: FeatureEncoder | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.n_initial = positive_int("n_initial", n_initial, 2)
         self.batch_size = positive_int("batch_size", batch_size)
@@ -68,12 +88,16 @@ class PredictorGuidedSearch(Optimizer):
         self.acquisition = acquisition
         self.predictor = MLPEnsemble(positive_int("n_members", n_members), tuple(hidden),
                                      positive_int("epochs", epochs), seed=self.seed, who=f"optimizer={self.name}")
-        self.features = OneHotFeatures(self.configspace)
+        self.features = features_for(encoding, encoder, self.configspace, f"optimizer={self.name}")
+        self.encoding = self.features.name
         self._space = copy.deepcopy(self.configspace)
         self._rng = np.random.default_rng(self.seed)
         self._told: dict[bytes, tuple[Configuration, float]] = {}  # first result of each configuration
         self._proposed: set[bytes] = set()
         self._queue: deque[Configuration] = deque()
+
+    def settings_used(self) -> dict[str, Any]:
+        return {"encoding": self.encoding, "n_features": self.features.width}
 
     # --- candidates ---------------------------------------------------------------------------------------------
     def _fresh(self, draw) -> Configuration | None:

@@ -8,7 +8,9 @@ in ``capabilities``, never sniffed:
 * ``TABULAR``: its architectures are rows of a tabular benchmark (``tabular_benchmark``, ``table_index``);
 * ``NETWORK``: it builds a PyTorch network for an architecture (``build_network``; train mode);
 * ``CELL_DAG``: it is a cell of edges with a choice of ops, the shape one-shot supernets are built from;
-* ``FINITE``: it can list its canonical architectures (``canonical_archs``).
+* ``FINITE``: it can list its canonical architectures (``canonical_archs``);
+* ``PATHS``: it encodes a configuration by the input-to-output paths of its cell (``path_encoder``), the encoding
+  of BANANAS (White et al. 2021); predictor-based optimizers use it with ``optimizer.encoding=auto|path``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any
 from ConfigSpace import Configuration, ConfigurationSpace
 
 from nas_exp.errors import UserError
+from nas_exp.feature_encoders import FeatureEncoder
 
 TABULAR = "tabular"
 NETWORK = "network"
 CELL_DAG = "cell_dag"
 FINITE = "finite"
+PATHS = "paths"
 
 
 class CapabilityError(UserError):
@@ -85,4 +89,9 @@ class SearchSpace(ABC):
     def canonical_archs(self) -> Iterator[Hashable]:
         """Every canonical architecture (``FINITE``)."""
         self.require(FINITE, "list its architectures")
+        raise NotImplementedError
+
+    def path_encoder(self) -> FeatureEncoder:
+        """The path encoding of this space's configurations (``PATHS``): a ``FeatureEncoder`` named ``path``."""
+        self.require(PATHS, "encode its configurations by paths (optimizer.encoding=path)")
         raise NotImplementedError

@@ -26,7 +26,8 @@ from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 
 from nas_exp.configspace_layout import VectorLayout
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
+from nas_exp.feature_encoders import FeatureEncoder
+from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, PATHS, TABULAR, SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to_node, from_node) in the order the official string lists them.
@@ -201,10 +202,11 @@ def all_archs() -> list[Arch]:
 
 class NB201Space(SearchSpace):
     """The NB201 cell space as a ConfigSpace of 6 categorical hyperparameters (one per edge). Its results are
-    the NAS-Bench-201 table; its networks NB201's inferred ``TinyNetwork``."""
+    the NAS-Bench-201 table; its networks NB201's inferred ``TinyNetwork``; its path encoding
+    ``nb201_paths.py``."""
 
     name = "nb201"
-    capabilities = frozenset({TABULAR, NETWORK, CELL_DAG, FINITE})
+    capabilities = frozenset({TABULAR, NETWORK, CELL_DAG, FINITE, PATHS})
 
     def __init__(self, seed: int | None = None) -> None:
         # meta "absent": the op that removes the edge, for optimizers that grow cells edge by edge (pnas)
@@ -248,6 +250,13 @@ class NB201Space(SearchSpace):
         from nas_exp.models.network import seeded_network
 
         return seeded_network(arch, seed, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+
+    def path_encoder(self) -> FeatureEncoder:
+        """The cell's input-to-output paths as 84 binary features (BANANAS' encoding; ``nb201_paths.py``)."""
+        self.require(PATHS, "encode its configurations by paths (optimizer.encoding=path)")
+        from nas_exp.search_spaces.nb201_paths import NB201PathEncoder
+
+        return NB201PathEncoder(self)
 
     def canonical_archs(self) -> Iterator[Arch]:
         return iter(all_archs())

@@ -31,7 +31,8 @@ class NB201HPOSpace(NB201Space):
     ``len``, ``sample``, ``neighbors`` and ``mutate`` still count and move cells (architectures) only."""
 
     name = "nb201_hpo"
-    # no CELL_DAG: a one-shot supernet would ignore the training hyperparameters
+    # no CELL_DAG: a one-shot supernet would ignore the training hyperparameters; no PATHS: the cell's paths
+    # would leave learning_rate and weight_decay out of a predictor's features (optimizer.encoding=auto: one-hot)
     capabilities = frozenset({TABULAR, NETWORK, FINITE})
 
     def __init__(self, seed: int | None = None) -> None:
