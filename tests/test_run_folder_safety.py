@@ -126,11 +126,12 @@ def test_lock_names_its_owner_and_goes_with_the_run(tmp_path):
         pass
 
 
-def test_second_process_is_refused_and_kill_9_leaves_a_resumable_folder(tmp_path, store_root):
-    """Two writers: the second gets one error line naming the owner, exit 2, and changes nothing; the first,
-    killed with SIGKILL, leaves a lock file that does not stop the resume."""
+def test_second_process_is_refused_and_kill_9_frees_the_folder(tmp_path, store_root):
+    """Two writers: the second (a manual resume beside a running job) gets one error line naming the owner, exit
+    2, and changes nothing; the first, killed with SIGKILL, leaves a lock file that no longer holds the folder
+    (tests/test_resume.py resumes SIGKILLed runs to the uninterrupted trajectory)."""
     folder = tmp_path / "run"
-    args = [*RANDOM, "budget.max_evaluations=1500", f"hydra.run.dir={folder}"]
+    args = [*RANDOM, "budget.max_evaluations=100000", f"hydra.run.dir={folder}"]  # runs until killed
     first = start(args, tmp_path, store_root)
     try:
         wait_for_rows(first, folder / "trajectory.csv", 50)
@@ -141,18 +142,17 @@ def test_second_process_is_refused_and_kill_9_leaves_a_resumable_folder(tmp_path
         assert error_lines(second.stderr) == [second.stderr.strip()], second.stderr
         assert f"pid {first.pid} on host" in second.stderr and str(folder) in second.stderr
         assert snapshot(folder / ".hydra") == hydra_files
+        rows_before_kill = count_rows(folder / "trajectory.csv")
         first.send_signal(signal.SIGKILL)
         first.wait()
     finally:
         first.kill()
         first.communicate()
     assert (folder / LOCK_FILE).exists()  # left by the killed owner, unlocked
-    resumed = run_cli([*args, "resume=true"], tmp_path, store_root)
-    assert resumed.returncode == 0, resumed.stderr
-    assert not (folder / LOCK_FILE).exists()
-    rows = read_trajectory(folder / "trajectory.csv")
-    assert [row.n for row in rows] == list(range(1, 1501))
-    assert json.loads((folder / "result.json").read_text())["stop_reason"] == "budget exhausted"
+    with own_run_folder(folder):
+        pass
+    rows = read_trajectory(folder / "trajectory.csv")  # the first's rows, whole, none of the second's
+    assert len(rows) >= rows_before_kill and [row.n for row in rows] == list(range(1, len(rows) + 1))
 
 
 # --- interruption ----------------------------------------------------------------------------------------------
