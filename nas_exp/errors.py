@@ -41,9 +41,12 @@ def storage_error(err: OSError, folder: Path | str | None = None) -> StorageErro
         return StorageError(f"cannot write {where}: no space left on its device; free some space, or choose a "
                             "folder on another disk with hydra.run.dir=... (a started run continues with "
                             "resume=true)")
+    if err.errno == errno.EROFS:
+        return StorageError(f"cannot write {where}: read-only file system; choose a writable folder with "
+                            "hydra.run.dir=...")
     if err.errno in NOT_WRITABLE:
-        reason = "read-only file system" if err.errno == errno.EROFS else "permission denied"
-        return StorageError(f"cannot write {where}: {reason}; choose a writable folder with hydra.run.dir=...")
+        return StorageError(f"permission denied on {where}; fix its permissions, or choose a folder you can write "
+                            "with hydra.run.dir=...")
     return None
 
 

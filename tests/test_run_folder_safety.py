@@ -323,3 +323,27 @@ def test_slurm_launcher_without_a_cluster_is_one_error_line(tmp_path, store_root
     assert error_lines(done.stderr) == [done.stderr.strip()], done.stderr
     assert "needs a SLURM cluster" in done.stderr
     assert not sweep.exists()
+
+
+def test_storage_errors_name_the_file_and_the_fix():
+    import errno
+
+    from nas_exp.errors import storage_error
+
+    full = storage_error(OSError(errno.ENOSPC, "No space left on device", "/d/run/trajectory.csv"))
+    assert "cannot write /d/run/trajectory.csv: no space left" in str(full) and "resume=true" in str(full)
+    denied = storage_error(PermissionError(errno.EACCES, "Permission denied", "/d/run"))
+    assert str(denied).startswith("permission denied on /d/run;") and "hydra.run.dir" in str(denied)
+    assert storage_error(FileNotFoundError(errno.ENOENT, "No such file", "/d/x")) is None  # not a storage failure
+
+
+def test_budget_may_grow_but_not_shrink_or_change_kind():
+    from nas_exp.resume import budget_grows
+
+    evals = {"_target_": "B", "max_evaluations": 10, "max_simulated_seconds": None}
+    assert budget_grows(evals, {**evals, "max_evaluations": 20}) is True
+    assert budget_grows(evals, evals) is False
+    with pytest.raises(ValueError, match="not shrunk"):
+        budget_grows(evals, {**evals, "max_evaluations": 9})
+    with pytest.raises(ValueError, match="cannot be added or removed"):
+        budget_grows(evals, {**evals, "max_simulated_seconds": 100.0})
