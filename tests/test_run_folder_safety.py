@@ -347,3 +347,22 @@ def test_budget_may_grow_but_not_shrink_or_change_kind():
         budget_grows(evals, {**evals, "max_evaluations": 9})
     with pytest.raises(ValueError, match="cannot be added or removed"):
         budget_grows(evals, {**evals, "max_simulated_seconds": 100.0})
+
+
+def test_a_signal_someone_else_handles_is_left_to_them():
+    """submitit's SLURM jobs install their own SIGTERM handler (it bypasses SIGTERM; SIGUSR2 requeues): a run
+    inside one keeps it, so requeueing and time limits work as before; SIGINT is still ours."""
+    from nas_exp.interruption import interruptible
+
+    def submitit_like(signum, frame) -> None:  # pragma: no cover - never called
+        pass
+
+    before = signal.signal(signal.SIGTERM, submitit_like)
+    try:
+        with interruptible() as state:
+            assert signal.getsignal(signal.SIGTERM) is submitit_like
+            assert signal.getsignal(signal.SIGINT) == state.handle
+        assert signal.getsignal(signal.SIGTERM) is submitit_like
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)
