@@ -13,6 +13,7 @@ if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import re  # noqa: E402
+import shlex  # noqa: E402
 import shutil  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -25,7 +26,11 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment  # noqa: E402
+from nas_exp.errors import launcher_error, storage_error  # noqa: E402
 from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure  # noqa: E402
+from nas_exp.interruption import RunInterrupted  # noqa: E402
+from nas_exp.run_folder import (LOCK_FILE, RunFolderError, busy_error, earlier_results, folder_busy,  # noqa: E402
+                                results_error)
 from nas_exp.sweep_folder import remove_unstarted_sweep  # noqa: E402
 
 HYDRA_USER_ERRORS = (ConfigCompositionException, OverrideParseException, SearchPathException)
@@ -36,27 +41,81 @@ def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
-    if hydra_cfg.mode == RunMode.MULTIRUN:  # one failing job must not stop the sweep (see nas_exp/failures.py)
-        run_isolated(lambda: run_experiment(cfg, run_dir), hydra_cfg.job.num, run_dir, overrides, USER_ERRORS)
-        return
-    clear_failure(run_dir)  # of an earlier attempt in this folder (e.g. before resume=true)
     try:
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # one failing job must not stop the sweep (nas_exp/failures.py)
+            run_isolated(lambda: run_experiment(cfg, run_dir), hydra_cfg.job.num, run_dir, overrides, USER_ERRORS,
+                         passthrough=(RunFolderError,))
+            return
+        clear_failure(run_dir)  # of an earlier attempt in this folder (e.g. before resume=true)
         run_experiment(cfg, run_dir)
+    except RunFolderError as err:  # another run's folder: nothing in it is touched, nothing removed
+        fail(str(err))
+        sys.exit(2)
+    except RunInterrupted as stop:
+        remove_if_unstarted(run_dir, hydra_cfg.job.name)
+        print(f"interrupted by {stop.signal_name}; continue with: {resume_command(overrides, run_dir)}",
+              file=sys.stderr, flush=True)
+        sys.exit(stop.exit_code)
     except USER_ERRORS as err:
         fail(str(err))
-        if not (run_dir / "trajectory.csv").exists() and only_hydra_files(run_dir, hydra_cfg.job.name):
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing half-written left behind
+        remove_if_unstarted(run_dir, hydra_cfg.job.name)
         sys.exit(2)
     except Exception as err:
         write_failure(failure_from(err, 0, run_dir, overrides, user_error=False))
         raise
 
 
+def resume_command(overrides: list[str], run_dir: Path) -> str:
+    """The command line that continues the run in ``run_dir``."""
+    kept = [o for o in overrides if not re.match(r"^\+{0,2}resume=", o) and o != "progress=false"]
+    return shlex.join(["python", "run.py", *kept, f"hydra.run.dir={run_dir}", "resume=true"])
+
+
 def only_hydra_files(run_dir: Path, job_name: str) -> bool:
     """Whether the folder holds nothing but what Hydra and a stopped start wrote (so removing it loses nothing,
     also when hydra.run.dir points at a folder of the user's)."""
-    ours = {".hydra", f"{job_name}.log", "smac3"}
+    ours = {".hydra", f"{job_name}.log", "smac3", LOCK_FILE}
     return run_dir.is_dir() and all(entry.name in ours for entry in run_dir.iterdir())
+
+
+def remove_if_unstarted(run_dir: Path, job_name: str) -> None:
+    """Remove a folder the run stopped in before writing any result (nothing half-written left behind)."""
+    if not (run_dir / "trajectory.csv").exists() and only_hydra_files(run_dir, job_name):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def single_run_dir(argv: list[str]) -> Path | None:
+    """The folder a single run was pointed at with ``hydra.run.dir=DIR`` on the command line (None: a multirun,
+    Hydra's timestamped default, or a folder named with interpolations)."""
+    if any(flag in argv for flag in ("-m", "--multirun")):
+        return None
+    given = [arg.split("=", 1)[1] for arg in argv[1:] if re.match(r"^\+{0,2}hydra\.run\.dir=", arg)]
+    if not given or "${" in given[-1]:
+        return None
+    return Path(given[-1])
+
+
+def resume_requested(argv: list[str]) -> bool | None:
+    """``resume=...`` as given on the command line: True, False, or None when absent or not a plain bool."""
+    given = [arg.split("=", 1)[1].strip().lower() for arg in argv[1:] if re.match(r"^\+{0,2}resume=", arg)]
+    if not given:
+        return None
+    return {"true": True, "false": False}.get(given[-1])
+
+
+def check_run_dir_first(argv: list[str]) -> None:
+    """Before Hydra writes its files into a fixed ``hydra.run.dir``: refuse a folder another process owns, or one
+    holding results without resume=true, so that nothing of the other run is touched. (``run_experiment`` checks
+    again under the lock, for every way of starting a run.)"""
+    run_dir = single_run_dir(argv)
+    if run_dir is None or not run_dir.is_dir():
+        return
+    if folder_busy(run_dir):
+        raise busy_error(run_dir)
+    found = earlier_results(run_dir)
+    if found and resume_requested(argv) is not True and not any(arg.startswith(("experiment=", "--config-name",
+                                                                                 "-cn")) for arg in argv[1:]):
+        raise results_error(run_dir, found)
 
 
 def swept_groups(argv: list[str]) -> set[str]:
@@ -100,14 +159,29 @@ def cli() -> None:
     user_wants_full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then raises its errors to us instead of printing and exiting
     try:
+        check_run_dir_first(sys.argv)
         main()
+    except RunFolderError as err:
+        fail(str(err))
+        sys.exit(2)
     except HYDRA_USER_ERRORS as err:
         remove_unstarted_sweep()  # a sweep whose jobs could not be composed: its folder holds only multirun.yaml
         if user_wants_full_errors:
             raise
         fail(hydra_error_line(err, swept_groups(sys.argv)))
         sys.exit(2)
+    except RunInterrupted as stop:  # a sweep stopped by a signal in one of its jobs (its line is printed)
+        sys.exit(stop.exit_code)
+    except KeyboardInterrupt:  # before a run started: nothing to resume
+        remove_unstarted_sweep()
+        print("interrupted before the run started; nothing was written", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:
+        infrastructure = launcher_error(err) or (storage_error(err) if isinstance(err, OSError) else None)
+        if infrastructure is not None and not user_wants_full_errors:
+            remove_unstarted_sweep()
+            fail(str(infrastructure))
+            sys.exit(2)
         if user_wants_full_errors:
             raise
         print_crash(err)

@@ -4,27 +4,29 @@ no run history of their own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nas_exp.components import Components, build_components, check_resume, versions
+from nas_exp.components import Components, build, build_components, check_resume, versions
 from nas_exp.deepcave.export import RunDescription, export_run
 from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluator
 from nas_exp.parallel import ParallelSettings, evaluation_pool, parallel_settings
-from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, EvaluationLog, ReplayGuard, RowReplay, plan_resume, recorded_first,
-                            write_run_config)
+from nas_exp.interruption import INTERRUPTED, RunInterrupted
+from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, TRAJECTORY_FILE, EvaluationLog, ReplayGuard, RowReplay,
+                            plan_resume, recorded_config, recorded_first, write_run_config)
 from nas_exp.run_metrics import RunMetrics
 from nas_exp.runner import SearchResult, run_search
 from nas_exp.simulated_workers import run_simulated_workers
-from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, write_json_atomic
+from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, read_trajectory, write_json_atomic
 
 
 def trajectory_columns(evaluator: Evaluator) -> Columns:
@@ -108,32 +110,43 @@ def check_simulated_workers(parallel: ParallelSettings, evaluator: Evaluator, re
                         "start it again in a new folder")
 
 
+def optimizer_config(cfg: DictConfig, run_dir: Path, resume: bool) -> DictConfig:
+    """The config the components are built from: ``cfg``, but a resumed run's optimizer is built with the budget
+    the run started with (config.json), so that its replay proposes what was recorded when the budget is extended
+    (SMAC sizes its initial design by the trial count)."""
+    recorded = recorded_config(run_dir) if resume and (run_dir / TRAJECTORY_FILE).is_file() else None
+    if recorded is None or not isinstance(recorded.get("budget"), dict):
+        return cfg
+    built = cfg.copy()
+    with open_dict(built):
+        built.budget = OmegaConf.create(recorded["budget"])
+    return built
+
+
 def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, Any]:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resume = check_resume(cfg.get("resume", False))
     if resume and (run_dir / RESULT_FILE).is_file():  # finished: nothing is built (SMAC would rewrite smac3/)
         finished = plan_resume(run_dir, resolved)
         if finished is not None and finished.finished is not None:
-            console.print("resume: this run has finished already; nothing to do")
+            console.print("resume: this run has finished already; nothing to do (a larger budget extends it)")
             print_summary(finished.finished, run_dir, console)
             return finished.finished
     parallel = parallel_settings(cfg.get("parallel"))
     try:
-        parts = build_components(cfg, run_dir)
+        parts = build_components(optimizer_config(cfg, run_dir, resume), run_dir)
+        parts = dataclasses.replace(parts, budget=build(cfg.budget))  # the budget asked now (larger: extended)
         check_simulated_workers(parallel, parts.evaluator, resume)
+        columns = trajectory_columns(parts.evaluator)
+        plan = plan_resume(run_dir, resolved, columns) if resume else None
     except BaseException:
         shutil.rmtree(run_dir / "smac3", ignore_errors=True)
         raise
-    columns = trajectory_columns(parts.evaluator)
-    plan = plan_resume(run_dir, resolved, columns) if resume else None
     if plan is not None and plan.finished is not None:
-        console.print("resume: this run has finished already; nothing to do")
+        console.print("resume: this run has finished already; nothing to do (a larger budget extends it)")
         print_summary(plan.finished, run_dir, console)
         return plan.finished
-    if plan is None:
-        write_run_config(run_dir, resolved)  # what a later resume=true must match
     budget, logger, metric = parts.budget, parts.logger, parts.evaluator.search_metric
-    logger.start(resolved, str(run_dir), metrics_record(parts.evaluator))
     total = budget.max_evaluations
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -142,47 +155,67 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
     replay = RowReplay([] if plan is None else plan.rows, run_dir)
     optimizer = parts.optimizer if plan is None else ReplayGuard(parts.optimizer, parts.space, parts.evaluator,
                                                                  plan.rows, run_dir)
+    interrupted: RunInterrupted | None = None
     started = time.perf_counter()
-    with (TrajectoryWriter(run_dir / "trajectory.csv", keep_rows=None if plan is None else len(plan.rows),
-                           columns=columns.names) as writer,
-          EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log,
-          evaluation_pool(parallel, log_dir=run_dir / "dask-workers") as evaluate_many, progress):
-        task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}",
-                                 total=total or 1.0, info="")
+    # the workers first: a scheduler that cannot be reached stops the run before any of its files is written
+    with evaluation_pool(parallel, log_dir=run_dir / "dask-workers") as evaluate_many:
+        if plan is None:
+            write_run_config(run_dir, resolved)  # what a later resume=true must match
+        else:
+            (run_dir / RESULT_FILE).unlink(missing_ok=True)  # of an interrupted run or a smaller budget
+        logger.start(resolved, str(run_dir), metrics_record(parts.evaluator))
+        with (TrajectoryWriter(run_dir / TRAJECTORY_FILE, keep_rows=None if plan is None else len(plan.rows),
+                               columns=columns.names) as writer,
+              EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log, progress):
+            task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}",
+                                     total=total or 1.0, info="")
 
-        def on_row(row: TrajectoryRow) -> None:
-            new = replay.new_row(row)  # None: a resumed run's replayed row, checked against the file
-            if new is not None:
-                writer.write(new)
-            logger.log_evaluation(new or row)
-            done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
-            best = "-" if row.incumbent_value is None else format_value(row.incumbent_value, metric.unit)
-            progress.update(task, completed=done,
-                            info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
+            def on_row(row: TrajectoryRow) -> None:
+                new = replay.new_row(row)  # None: a resumed run's replayed row, checked against the file
+                if new is not None:
+                    writer.write(new)
+                logger.log_evaluation(new or row)
+                done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
+                best = "-" if row.incumbent_value is None else format_value(row.incumbent_value, metric.unit)
+                progress.update(task, completed=done,
+                                info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
 
-        evaluate = recorded_first(evaluate_many, {} if plan is None else plan.evaluations, evaluation_log)
-        try:
-            if parallel.simulate_workers is not None:
-                result = run_simulated_workers(parts.space, optimizer, parts.evaluator, budget, parts.seed,
-                                               parallel.simulate_workers, on_row=on_row, evaluate_many=evaluate,
-                                               objective=parts.objective)
-            else:
-                result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
-                                    batch_size=parallel.n_workers, evaluate_many=evaluate, objective=parts.objective)
-        finally:
-            parts.optimizer.close()  # buffered optimizer state (SMAC's run history) written, even when interrupted
-            if not parts.optimizer.writes_run_history:  # the others' run history for DeepCAVE (deepcave/)
-                write_deepcave(run_dir, parts, columns, console)
+            evaluate = recorded_first(evaluate_many, {} if plan is None else plan.evaluations, evaluation_log)
+            try:
+                if parallel.simulate_workers is not None:
+                    result = run_simulated_workers(parts.space, optimizer, parts.evaluator, budget, parts.seed,
+                                                   parallel.simulate_workers, on_row=on_row,
+                                                   evaluate_many=evaluate, objective=parts.objective)
+                else:
+                    result = run_search(parts.space, optimizer, parts.evaluator, budget, parts.seed, on_row=on_row,
+                                        batch_size=parallel.n_workers, evaluate_many=evaluate,
+                                        objective=parts.objective)
+            except RunInterrupted as stop:  # the evaluation in progress is dropped; the rows so far are kept
+                interrupted = stop
+                result = SearchResult([], INTERRUPTED)
+            finally:
+                parts.optimizer.close()  # buffered optimizer state (SMAC's run history) written, atomically
+                if not parts.optimizer.writes_run_history:  # the others' run history for DeepCAVE (deepcave/)
+                    write_deepcave(run_dir, parts, columns, console)
+    if interrupted is not None:  # what the run's record holds (rows recorded before a resume included)
+        result = SearchResult(read_trajectory(run_dir / TRAJECTORY_FILE, columns), INTERRUPTED)
     wall_time = time.perf_counter() - started + replay.wall_shift
     summary = summarize(resolved, result, parts, wall_time, parts.optimizer.name)
     if parts.objective.multi_objective:
         summary["objectives"] = list(parts.objective.names)
-        summary["pareto_front"] = parts.objective.front(result.evaluations)  # type: ignore[attr-defined]
+        if interrupted is None:  # an interrupted run's front: by its resumed run
+            summary["pareto_front"] = parts.objective.front(result.evaluations)  # type: ignore[attr-defined]
     if plan is not None:
         summary["resumed_after"] = len(plan.rows)
-    write_json_atomic(run_dir / "result.json", summary)
+        if plan.extends is not None:
+            summary["extended_from"] = plan.extends  # the budget the run was started with
+    if interrupted is not None:
+        summary["interrupted_by"] = interrupted.signal_name
+    write_json_atomic(run_dir / RESULT_FILE, summary)
     logger.finish(summary)
     print_summary(summary, run_dir, console)
+    if interrupted is not None:
+        raise interrupted
     return summary
 
 

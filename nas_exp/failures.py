@@ -119,12 +119,16 @@ def summary_lines(failures: Sequence[JobFailure], n_jobs: int) -> list[str]:
 
 
 def run_isolated(job: Callable[[], T], job_num: int, job_dir: Path, overrides: Sequence[str],
-                 user_errors: tuple[type[BaseException], ...]) -> T | JobFailure:
+                 user_errors: tuple[type[BaseException], ...],
+                 passthrough: tuple[type[BaseException], ...] = ()) -> T | JobFailure:
     """Run one multirun job; any exception is recorded in ``job_dir/failed.json`` and reported on stderr instead
-    of stopping the sweep. KeyboardInterrupt and SystemExit still stop it."""
+    of stopping the sweep. KeyboardInterrupt and SystemExit still stop it, and so do ``passthrough`` exceptions
+    (a folder another run owns: nothing may be written into it, and the sweep is that run's too)."""
     clear_failure(job_dir)
     try:
         return job()
+    except passthrough:
+        raise
     except Exception as err:  # noqa: BLE001 - isolation is the point: bad data, OOM, a crashed training
         failure = failure_from(err, job_num, job_dir, overrides, user_error=isinstance(err, user_errors))
         write_failure(failure)

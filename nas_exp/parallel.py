@@ -256,6 +256,20 @@ def slurm_client(n_workers: int, slurm: SlurmWorkers, log_dir: Path | None) -> I
         yield client
 
 
+SCHEDULER_CONNECT_S = 10  # dask's default is 30 s of retries before it says the scheduler is not there
+
+
+def connect_scheduler(client_type: Any, address: str) -> Any:
+    """A dask ``Client`` of the scheduler at ``address``; a ``WorkerStartError`` line when none answers there."""
+    try:
+        return client_type(address, timeout=SCHEDULER_CONNECT_S)
+    except (OSError, TimeoutError, ValueError) as err:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise WorkerStartError(f"parallel.scheduler={address}: no dask scheduler answered within "
+                               f"{SCHEDULER_CONNECT_S} s ({detail}); start one there (dask scheduler), fix the "
+                               "address, or set parallel.scheduler=null for a local cluster") from None
+
+
 @contextmanager
 def dask_client(settings: ParallelSettings, log_dir: Path | None) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
@@ -264,7 +278,7 @@ def dask_client(settings: ParallelSettings, log_dir: Path | None) -> Iterator[An
         with slurm_client(settings.n_workers, settings.slurm, log_dir) as client:
             yield client
     elif settings.scheduler is not None:
-        with Client(settings.scheduler) as client:
+        with connect_scheduler(Client, settings.scheduler) as client:
             yield client
     else:
         with LocalCluster(n_workers=settings.n_workers, threads_per_worker=1, processes=True,

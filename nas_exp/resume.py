@@ -8,6 +8,13 @@ evaluations are served instead of evaluated again, so the optimizer is told exac
 replayed row must equal the recorded one (wall_time aside). Then the search simply continues, appending rows.
 Since every evaluation draws from a generator of (seed, evaluation index), the continued run ends with the
 trajectory an uninterrupted run would have written.
+
+Extending a run: ``resume=true`` with a larger budget (``budget.max_evaluations`` and/or
+``budget.max_simulated_seconds``) continues a finished, interrupted or killed run up to the new budget. The
+optimizer is built with the budget the run started with (recorded in config.json), because some optimizers size
+themselves by it (SMAC's initial design is a share of its trials), so the replay proposes what was recorded and the
+continuation is what that optimizer proposes next. A smaller budget, or one of another kind, is refused.
+A result.json with stop reason ``interrupted`` (SIGINT/SIGTERM) is not a finished run: resuming continues it.
 """
 
 from __future__ import annotations
@@ -22,8 +29,10 @@ from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.runner import EvaluateMany, EvaluationRequest, trial_epochs
 from nas_exp.search_spaces.base import SearchSpace
-from nas_exp.trajectory import DEFAULT_COLUMNS, Columns, TrajectoryRow, read_trajectory, write_json_atomic
+from nas_exp.trajectory import (DEFAULT_COLUMNS, Columns, LineAppender, TrajectoryRow, read_trajectory,
+                                write_json_atomic, write_text_atomic)
 from nas_exp.errors import UserError
+from nas_exp.interruption import INTERRUPTED
 
 CONFIG_FILE = "config.json"
 EVALUATIONS_FILE = "evaluations.jsonl"
@@ -32,6 +41,7 @@ RESULT_FILE = "result.json"
 # settings that do not change what a run computes, so a resumed run may use others
 MAY_DIFFER = ("resume", "progress", "logger", "parallel.backend", "parallel.scheduler", "parallel.cluster",
               "parallel.slurm")
+BUDGET_LIMITS = ("max_evaluations", "max_simulated_seconds")  # may grow on resume (extending the run)
 
 
 class ResumeError(UserError):
@@ -68,12 +78,47 @@ def write_run_config(run_dir: Path, config: Mapping[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class ResumePlan:
-    """What a resumed run starts from. ``finished``: the result.json of a run that already ended."""
+    """What a resumed run starts from. ``finished``: the result.json of a run that already ended (within the
+    budget asked now). ``extends``: the budget the run was started with, where the one asked now is larger."""
 
     run_dir: Path
     rows: list[TrajectoryRow] = field(default_factory=list)
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     finished: dict[str, Any] | None = None
+    extends: dict[str, Any] | None = None
+
+
+def recorded_config(run_dir: Path) -> dict[str, Any] | None:
+    """The config the run in ``run_dir`` started with (config.json), or None where there is none to read."""
+    try:
+        recorded = json.loads((Path(run_dir) / CONFIG_FILE).read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def budget_grows(before: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+    """Whether budget ``now`` is larger than ``before`` in a limit; ValueError (the reason) where it is smaller in
+    one, or of another kind (a limit set in one and unset in the other, another budget class)."""
+    if before.get("_target_") != now.get("_target_"):
+        raise ValueError(f"budget {before.get('_target_')!r} -> {now.get('_target_')!r}")
+    grows = False
+    for limit in BUDGET_LIMITS:
+        old, new = before.get(limit), now.get(limit)
+        if (old is None) != (new is None):
+            raise ValueError(f"budget.{limit}: {old!r} -> {new!r} (a limit cannot be added or removed)")
+        if old is not None and new < old:
+            raise ValueError(f"budget.{limit}: {old!r} -> {new!r} (a budget can be extended, not shrunk)")
+        grows = grows or (old is not None and new > old)
+    return grows
+
+
+def check_budget_change(run_dir: Path, before: Mapping[str, Any], now: Mapping[str, Any]) -> bool:
+    try:
+        return budget_grows(before, now)
+    except ValueError as err:
+        raise ResumeError(f"cannot resume {run_dir} with this budget: {err}; resume with the run's budget or a "
+                          "larger one, or start a new run folder") from None
 
 
 def plan_resume(run_dir: Path, config: Mapping[str, Any], columns: Columns = DEFAULT_COLUMNS) -> ResumePlan | None:
@@ -83,23 +128,49 @@ def plan_resume(run_dir: Path, config: Mapping[str, Any], columns: Columns = DEF
     run_dir = Path(run_dir)
     if not (run_dir / TRAJECTORY_FILE).is_file():
         return None
-    try:
-        recorded = json.loads((run_dir / CONFIG_FILE).read_text())["config"]
-    except (OSError, ValueError, KeyError, TypeError):
+    recorded = recorded_config(run_dir)
+    if recorded is None:
         raise ResumeError(f"cannot resume {run_dir}: no readable {CONFIG_FILE} (the config the run started with); "
-                          "was it started by this version of nas-exp?") from None
-    differences = config_differences(recorded, config)
+                          "was it started by this version of nas-exp?")
+    differences = config_differences(recorded, config, (*MAY_DIFFER, "budget"))
     if differences:
         shown = "; ".join(differences[:4]) + (f"; and {len(differences) - 4} more" if len(differences) > 4 else "")
         raise ResumeError(f"cannot resume {run_dir}: it was started with another config ({shown}); resume with "
                           "the same settings, or start a new run folder")
-    if (run_dir / RESULT_FILE).is_file():
-        return ResumePlan(run_dir, finished=json.loads((run_dir / RESULT_FILE).read_text()))
+    budget = config.get("budget", {})
+    extends = check_budget_change(run_dir, recorded.get("budget", {}), budget)
+    result = read_result(run_dir)
+    if result is not None and result.get("stop_reason") != INTERRUPTED:
+        ended_with = result.get("config", {}).get("budget", recorded.get("budget", {}))
+        try:
+            finished = not budget_grows(ended_with, budget)
+        except ValueError:  # the run ended with a larger budget than is asked now
+            finished = True
+        if finished:
+            return ResumePlan(run_dir, finished=result)
     try:
         rows = read_trajectory(run_dir / TRAJECTORY_FILE, columns)
     except ValueError as err:
         raise ResumeError(f"cannot resume: {err}") from None
-    return ResumePlan(run_dir, rows, read_evaluations(run_dir / EVALUATIONS_FILE))
+    limit = budget.get("max_evaluations")
+    if limit is not None and len(rows) > limit:
+        raise ResumeError(f"cannot resume {run_dir} with budget.max_evaluations={limit}: it has made {len(rows)} "
+                          "evaluations already; resume with a budget of at least that many")
+    return ResumePlan(run_dir, rows, read_evaluations(run_dir / EVALUATIONS_FILE),
+                      extends=dict(recorded.get("budget", {})) if extends else None)
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """result.json of the run in ``run_dir``, or None where there is none (a half-written one cannot exist: it is
+    written atomically)."""
+    path = Path(run_dir) / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        raise ResumeError(f"cannot resume {run_dir}: {RESULT_FILE} is not valid JSON; remove it to resume from "
+                          "the trajectory") from None
 
 
 # --- evaluations.jsonl -------------------------------------------------------------------------------------------
@@ -140,21 +211,21 @@ def read_evaluations(path: Path) -> dict[str, Evaluation]:
 
 
 class EvaluationLog:
-    """Appends one line per new evaluation to evaluations.jsonl, flushed, so a killed run loses none."""
+    """Appends one line per new evaluation to evaluations.jsonl, on disk as it is written, so a killed run loses
+    none (and a line that cannot be written whole is not left half-written)."""
 
     def __init__(self, path: Path, append: bool = False) -> None:
         self.path = Path(path)
         if append and self.path.is_file():
             kept = _complete_lines(self.path)
-            self.path.write_text("".join(line + "\n" for line in kept))  # drop a half-written last line
-        self._handle = open(self.path, "a" if append else "w")
+            write_text_atomic(self.path, "".join(line + "\n" for line in kept))  # drop a half-written last line
+        self._lines = LineAppender(self.path, append=append)
 
     def write(self, request: EvaluationRequest, evaluation: Evaluation) -> None:
-        self._handle.write(evaluation_record(request, evaluation) + "\n")
-        self._handle.flush()
+        self._lines.append(evaluation_record(request, evaluation) + "\n")
 
     def close(self) -> None:
-        self._handle.close()
+        self._lines.close()
 
     def __enter__(self) -> EvaluationLog:
         return self

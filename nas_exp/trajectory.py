@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -125,8 +126,38 @@ def read_trajectory(path: Path, columns: Columns = DEFAULT_COLUMNS) -> list[Traj
     return rows
 
 
+class LineAppender:
+    """Appends whole lines to a file, each in one unbuffered write (so it is on disk when ``append`` returns). A
+    write that fails part-way (a full disk) is cut off again: the file never ends in half a line of ours."""
+
+    def __init__(self, path: Path, append: bool = False) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "ab" if append else "wb", buffering=0)
+        self._end = self._file.seek(0, os.SEEK_END)
+
+    def append(self, text: str) -> None:
+        data = memoryview(text.encode())
+        try:
+            while data:
+                data = data[self._file.write(data):]
+        except BaseException:
+            self._file.truncate(self._end)
+            raise
+        self._end += len(text.encode())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def csv_line(cells: list[str] | tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
 class TrajectoryWriter:
-    """Writes rows to ``path`` (a CSV with a header), flushing after each so a killed run loses nothing.
+    """Writes rows to ``path`` (a CSV with a header), each on disk when ``write`` returns, so a killed run loses
+    nothing; a row that cannot be written whole (a full disk) is not left half-written.
 
     ``keep_rows``: continue a trajectory (resume) after its first ``keep_rows`` complete rows: the file is cut
     there (dropping what follows, e.g. a half-written line) and new rows are appended. ``columns``: the header
@@ -136,22 +167,18 @@ class TrajectoryWriter:
     def __init__(self, path: Path, keep_rows: int | None = None, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
         if keep_rows is None:
-            self._handle = open(self.path, "w", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(columns)
+            self._lines = LineAppender(self.path)
+            self._lines.append(csv_line(columns))
         else:
             _cut_after_lines(self.path, keep_rows + 1)  # the header and the rows kept
-            self._handle = open(self.path, "a", newline="")
-            self._writer = csv.writer(self._handle)
-        self._handle.flush()
+            self._lines = LineAppender(self.path, append=True)
 
     def write(self, row: Any) -> None:
         """Append one row: a dataclass whose fields are the columns, in order."""
-        self._writer.writerow([_cell(v) for v in astuple(row)])
-        self._handle.flush()
+        self._lines.append(csv_line([_cell(v) for v in astuple(row)]))
 
     def close(self) -> None:
-        self._handle.close()
+        self._lines.close()
 
     def __enter__(self) -> TrajectoryWriter:
         return self
@@ -173,15 +200,20 @@ def _cut_after_lines(path: Path, n_lines: int) -> None:
         handle.truncate(end)
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same folder, then rename: readers never see half a file."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file in the same folder, then rename: readers never see half a file, and a write
+    that fails (a full disk, an interruption) leaves the old file and no temp file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=False)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON atomically (``write_text_atomic``)."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")

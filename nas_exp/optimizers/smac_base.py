@@ -8,13 +8,18 @@ of a configuration never changes. Runs are reproducible only with PYTHONHASHSEED
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from smac import Scenario
 from smac.runhistory.dataclasses import TrialValue
+from smac.utils.numpyencoder import NumpyEncoder
 
 from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
@@ -132,9 +137,53 @@ class SMACAskTell(Optimizer):
         self._told += 1
         start, self._clock = self._clock, self._clock + cost
         self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost, starttime=start, endtime=self._clock),
-                       save=self._told % self.save_every == 0)
+                       save=False)
+        if self._told % self.save_every == 0:
+            self.save()
+
+    def save(self) -> None:
+        """Write SMAC's run history, intensifier and optimizer state (smac3/smac/SEED/) atomically."""
+        if self.smac is not None:
+            save_smbo_atomically(self.smac.optimizer)
 
     def close(self) -> None:
-        """Write SMAC's run history, intensifier and optimizer state (smac3/), so the folder is complete."""
-        if self.smac is not None:
-            self.smac.optimizer.save()
+        """Write SMAC's state (smac3/), so the folder is complete; also after an interruption (blackbox.py)."""
+        self.save()
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary .json file beside ``path``, then rename it over ``path``: a reader (or a
+    resumed run) sees the old file or the new one, never half of one; the temporary file never stays."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_smbo_atomically(smbo: Any) -> None:
+    """What ``smac.main.smbo.SMBO.save`` writes (optimization.json, runhistory.json, intensifier.json), each
+    through a temporary file and a rename: SMAC's own save writes in place, so a run stopped while it writes
+    left invalid JSON behind."""
+    path = smbo._scenario.output_directory
+    if path is None:
+        return
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {
+        "used_walltime": smbo.used_walltime,
+        "used_target_function_walltime": smbo.used_target_function_walltime,
+        "used_target_function_cputime": smbo.used_target_function_cputime,
+        "last_update": time.time(),
+        "finished": smbo._finished,
+    }
+
+    def write_state(tmp: Path) -> None:
+        tmp.write_text(json.dumps(state, indent=2, cls=NumpyEncoder))
+
+    write_atomically(path / "optimization.json", write_state)
+    write_atomically(path / "runhistory.json", smbo._runhistory.save)
+    write_atomically(path / "intensifier.json", smbo._intensifier.save)
