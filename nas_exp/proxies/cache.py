@@ -35,7 +35,7 @@ import torch
 
 from nas_exp.data.paths import resolve_root
 from nas_exp.errors import UserError
-from nas_exp.proxies.compute import ProxySettings, make_batch, score_arch
+from nas_exp.proxies.compute import ProxySettings, make_batch, one_torch_thread, score_arch
 from nas_exp.proxies.measures import PROXY_NAMES, Batch
 from nas_exp.search_spaces.base import FINITE, NETWORK, SearchSpace
 
@@ -183,15 +183,11 @@ def build_cache(space: SearchSpace, settings: ProxySettings, root: str | Path | 
     started = time.perf_counter()
     with _progress_bar(progress, f"proxies {space.name}", wanted, wanted - len(todo)) as advance:
         if workers == 1 or len(chunks) <= 1:
-            torch_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with one_torch_thread():
                 for rows in chunks:
                     results = _score_rows(space, [archs[int(r)] for r in rows], settings, batch)
                     _write_part(folder, rows, *results)
                     advance(len(rows))
-            finally:
-                torch.set_num_threads(torch_threads)
         else:
             with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 for rows, *results in pool.map(partial(_score_chunk, space, settings), chunks):
