@@ -47,6 +47,7 @@ class OfficialSource:
     homepage: str
     files: tuple[OfficialFile, ...]
     convert_target: str  # what to pass to `convert`, relative to the download folder ("." = the folder itself)
+    then: str = ""  # what to do after placing a file by hand; default: run `convert` on convert_target
 
 
 def _drive_file(name: str, file_id: str) -> OfficialFile:
@@ -97,11 +98,11 @@ def _one_line(text: object) -> str:
 def _by_hand(source: OfficialSource, file: OfficialFile, dest: Path) -> str:
     extract = f" and extract it there (tar xf {file.name})" if file.name.endswith(".tar") else ""
     target = dest if source.convert_target == "." else dest / source.convert_target
-    return (f"download {file.name} by hand from {file.page} (see {source.homepage}), put it in {dest}{extract}, "
-            f"then run `python -m nas_exp.data convert {target}`")
+    then = source.then or f"then run `python -m nas_exp.data convert {target}`"
+    return f"download {file.name} by hand from {file.page} (see {source.homepage}), put it in {dest}{extract}, {then}"
 
 
-def _fetch(source: OfficialSource, file: OfficialFile, dest: Path, timeout: float) -> None:
+def fetch_file(source: OfficialSource, file: OfficialFile, dest: Path, timeout: float) -> None:
     """Stream ``file`` into ``dest`` through a temp file that is renamed only when complete."""
     request = urllib.request.Request(file.url, headers={"User-Agent": _USER_AGENT})
     tmp: str | None = None
@@ -163,8 +164,8 @@ def download(source: str, dest: Path | str, timeout: float = TIMEOUT_S) -> Path:
             if target.exists():
                 continue  # already extracted
             if not path.is_file():
-                _fetch(info, file, dest, timeout)
+                fetch_file(info, file, dest, timeout)
             _extract(path, dest, info.convert_target)
         elif not path.is_file():
-            _fetch(info, file, dest, timeout)
+            fetch_file(info, file, dest, timeout)
     return target

@@ -8,11 +8,13 @@ cifar10            CIFAR-10 train (50k)         none (NB201 has none)           
 cifar100           CIFAR-100 train (50k)        CIFAR-100 test, 5k half         CIFAR-100 test, other 5k half
 ImageNet16-120     ImageNet16 train, 120 cls    val, 3k half                    val, other 3k half
 digits             scikit-learn digits, 60%     20%                             20%
+fashion-mnist      Fashion-MNIST train, 50k     Fashion-MNIST train, other 10k  Fashion-MNIST test (10k)
 =================  ===========================  ==============================  ==============================
 
 The halves come from NB201's split files in the data root when present (``cifar-split.txt``,
 ``cifar100-test-split.txt``, ``imagenet-16-120-test-split.txt``), else from a fixed seeded split of the same sizes
-(recorded in ``ImageDataset.note``). Data root: the argument, else ``$NAS_EXP_IMAGES``, else ``./data/images``.
+(recorded in ``ImageDataset.note``). Fashion-MNIST is also found where Debian's ``dataset-fashion-mnist`` puts
+it (``nas_exp.datasets.fashion_mnist``). Data root: the argument, else ``$NAS_EXP_IMAGES``, else ``./data/images``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from pathlib import Path
 from nas_exp.datasets.cifar import (CIFAR10_FOLDER, CIFAR10_TEST, CIFAR10_TRAIN, CIFAR100_FOLDER, CIFAR100_TEST,
                                     CIFAR100_TRAIN, read_cifar10, read_cifar100)
 from nas_exp.datasets.digits import load_digits_dataset
+from nas_exp.datasets import fashion_mnist
 from nas_exp.datasets.images import ImageDataset
 from nas_exp.datasets.imagenet16 import IMAGENET16_FOLDER, IMAGENET16_TRAIN, IMAGENET16_VALID, read_imagenet16
 from nas_exp.datasets.splits import published_split
 from nas_exp.errors import MissingDataError, UserError
 
 ENV_VAR = "NAS_EXP_IMAGES"
-DATASET_NAMES: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120", "digits")
+DATASET_NAMES: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120", "digits",
+                                 "fashion-mnist")
 
 # NB201's normalization (xautodl/datasets/get_dataset_with_transform.py), per channel in pixel units.
 CIFAR10_MEAN, CIFAR10_STD = (125.3, 123.0, 113.9), (63.0, 62.1, 66.7)
@@ -47,6 +51,7 @@ class RawFiles:
     files: tuple[str, ...]
     shown: str  # the files, short
     how_to_get: str  # may name {root} and {folder}
+    fallback: Path | None = None  # a system folder used when the data root lacks the files
 
 
 _CIFAR_URL = "https://www.cs.toronto.edu/~kriz"
@@ -59,9 +64,13 @@ IMAGENET16_FILES = RawFiles(IMAGENET16_FOLDER, IMAGENET16_TRAIN + IMAGENET16_VAL
                             "get the 16x16 Downsampled ImageNet (Chrabaszcz et al. 2017; image-net.org "
                             "'Imagenet16_train' and 'Imagenet16_val', or the copy NB201's README links) and put its "
                             "batch files into {folder}")
+FASHION_MNIST_FILES = RawFiles(fashion_mnist.FOLDER, fashion_mnist.FILES, "the four *-idx*-ubyte.gz files",
+                               "run 'python -m nas_exp.datasets download fashion-mnist' (or 'apt-get install "
+                               f"dataset-fashion-mnist', which installs them into {fashion_mnist.DEBIAN_FOLDER})",
+                               fallback=fashion_mnist.DEBIAN_FOLDER)
 RAW_FILES: dict[str, RawFiles | None] = {
     "cifar10-valid": CIFAR10_FILES, "cifar10": CIFAR10_FILES, "cifar100": CIFAR100_FILES,
-    "ImageNet16-120": IMAGENET16_FILES, "digits": None,
+    "ImageNet16-120": IMAGENET16_FILES, "digits": None, "fashion-mnist": FASHION_MNIST_FILES,
 }
 
 
@@ -87,6 +96,8 @@ def check_files(name: str, root: Path) -> None:
         return
     folder = Path(root) / raw.folder
     missing = [f for f in raw.files if not (folder / f).is_file()]
+    if missing and raw.fallback is not None and all((raw.fallback / f).is_file() for f in raw.files):
+        return
     if missing:
         found = "not found" if len(missing) == len(raw.files) else f"incomplete (missing {', '.join(missing)})"
         how = raw.how_to_get.format(root=root, folder=folder)
@@ -127,6 +138,7 @@ def _imagenet16_120(root: Path) -> ImageDataset:
 _LOADERS: dict[str, Callable[[Path], ImageDataset]] = {
     "cifar10-valid": _cifar10_valid, "cifar10": _cifar10, "cifar100": _cifar100,
     "ImageNet16-120": _imagenet16_120, "digits": lambda root: load_digits_dataset(),
+    "fashion-mnist": lambda root: fashion_mnist.load_fashion_mnist(fashion_mnist.find_folder(root)),
 }
 
 

@@ -173,7 +173,8 @@ class TrainEvaluator:
             path = self.checkpoint_dir / f"{data.name}_{key}.pt"
         if checkpoints is not None:
             checkpoints.append(path)
-        model = self.space.build_network(arch, seed, C=self.C, N=self.N, num_classes=data.num_classes)
+        model = self.space.build_network(arch, seed, C=self.C, N=self.N, num_classes=data.num_classes,
+                                         in_channels=int(data.train.images.shape[1]))
         trainer = Trainer(model, data, recipe, seed, amp=self.amp, compile=self.compile, checkpoint=path,
                           checkpoint_key=key)
         return trainer.model, trainer.fit(epochs)

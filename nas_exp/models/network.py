@@ -61,9 +61,10 @@ class NB201Network(nn.Module):
         return self.classifier(torch.flatten(self.global_pooling(features), 1))
 
 
-def seeded_network(arch: Arch, seed: int, C: int = 16, N: int = 5, num_classes: int = 10) -> NB201Network:
+def seeded_network(arch: Arch, seed: int, C: int = 16, N: int = 5, num_classes: int = 10,
+                   in_channels: int = 3) -> NB201Network:
     """``NB201Network`` with weights initialized from torch seed ``seed`` (PyTorch's default init), on the CPU.
     The global torch RNG is forked, so the caller's random state is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return NB201Network(arch, C=C, N=N, num_classes=num_classes)
+        return NB201Network(arch, C=C, N=N, num_classes=num_classes, in_channels=in_channels)

@@ -247,7 +247,7 @@ class NB201Space(SearchSpace):
     def build_network(self, arch: Arch, seed: int, C: int, N: int, num_classes: int, in_channels: int = 3) -> Any:
         from nas_exp.models.network import seeded_network
 
-        return seeded_network(arch, seed, C=C, N=N, num_classes=num_classes)
+        return seeded_network(arch, seed, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
 
     def canonical_archs(self) -> Iterator[Arch]:
         return iter(all_archs())
