@@ -8,7 +8,7 @@ import csv
 import json
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -210,10 +210,25 @@ def test_one_line_errors_for_bad_input(space, tmp_path, capsys):
 
 
 def test_missing_proxy_data_says_how_to_get_it_or_to_use_digits(monkeypatch, tmp_path):
+    from nas_exp.datasets import fashion_mnist, registry
+
     monkeypatch.setenv("NAS_EXP_IMAGES", str(tmp_path / "empty"))
+    absent = tmp_path / "no-debian"  # as on a machine without Debian's dataset-fashion-mnist
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_FOLDER", absent)
+    monkeypatch.setitem(registry.RAW_FILES, "fashion-mnist", replace(registry.FASHION_MNIST_FILES, fallback=absent))
     with pytest.raises(MissingDataError, match="--data digits") as err:
         make_batch(ProxySettings(data="fashion-mnist"))
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and "apt-get install dataset-fashion-mnist" in str(err.value)
+
+
+def test_fashion_mnist_batch_is_grey_repeated_to_three_channels():
+    from nas_exp.datasets import fashion_mnist
+
+    if fashion_mnist.find_folder(Path("/nonexistent")) != fashion_mnist.DEBIAN_FOLDER:
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    batch, source = make_batch(ProxySettings(data="fashion-mnist", batch_size=4, resolution=8))
+    assert batch.images.shape == (4, 3, 8, 8) and "fashion-mnist" in source
+    assert torch.equal(batch.images[:, 0], batch.images[:, 2])
 
 
 # --- optimizer=bananas_zc ------------------------------------------------------------------------------------------
