@@ -292,3 +292,14 @@ def test_bananas_zc_refuses_a_space_without_networks_and_a_bad_proxy():
         BananasZC(NB201Space().configspace, seed=0, space=NB201Space(), proxy="bogus")
     with pytest.raises(UserError, match="pool_size .* must be at least optimizer.n_initial"):
         BananasZC(NB201Space().configspace, seed=0, space=NB201Space(), pool_size=3)
+
+
+@pytest.mark.slow
+def test_a_build_with_worker_processes_equals_the_serial_one(space, tmp_path):
+    serial = build_cache(space, SETTINGS, root=tmp_path / "serial", limit=6, part_rows=3, progress=False)
+    parallel = build_cache(space, SETTINGS, root=tmp_path / "workers", limit=6, part_rows=3, workers=2,
+                           progress=False)
+    assert serial.computed == parallel.computed == 6
+    a, b = read_cache(space, SETTINGS, tmp_path / "serial"), read_cache(space, SETTINGS, tmp_path / "workers")
+    for name, values in _arrays(a).items():
+        np.testing.assert_array_equal(values, _arrays(b)[name], err_msg=name)
