@@ -69,11 +69,12 @@ def _report(args: argparse.Namespace) -> None:
     from nas_exp.proxies.measures import PROXY_NAMES
     from nas_exp.proxies.report import proxy_report
     from nas_exp.proxies.spaces import space_from_conf
+    from nas_exp.search_spaces.base import TABULAR
 
     space = space_from_conf(args.space)
-    space.require("tabular", "be compared with a table (proxy report)")
-    report = proxy_report(space, read_cache(space, _settings(args), root=args.root), source=args.source,
-                          root=args.root)
+    space.require(TABULAR, "be compared with a table (proxy report)")  # before looking for its cache
+    cached = read_cache(space, _settings(args), root=args.root)
+    report = proxy_report(space, cached, source=args.source, root=args.root)
     columns = list(dict.fromkeys((c.dataset, c.metric) for c in report.correlations))
     title = (f"{report.space}: proxies vs {report.source} on {report.n_done}/{report.n_total} cells"
              + (" [PARTIAL cache]" if report.partial else "") + " (Spearman / Kendall)")
@@ -89,6 +90,10 @@ def _report(args: argparse.Namespace) -> None:
     table.add_row("build", *("" for _ in columns), f"{report.seconds['build']:.4f}")
     table.add_row("total", *("" for _ in columns), f"{report.seconds['total']:.4f}")
     Console().print(table)
+    meta = cached.meta
+    print(f"cache {meta.get('data_source')}; build wall time {meta.get('build_wall_seconds', 0.0):.1f} s for "
+          f"{meta.get('n_done')} cells (workers <= {meta.get('build_workers', 1)}), "
+          f"{report.seconds['total']:.4f} s per architecture of proxy work")
     for path, text in ((args.markdown, report.markdown()), (args.csv, report.csv())):
         if path is not None:
             path.write_text(text)
