@@ -269,7 +269,8 @@ def test_bananas_zc_reads_the_cache_and_it_agrees_with_scores_computed_on_the_fl
 
     build_cache(space, SETTINGS, root=tmp_path, limit=12, progress=False)
     monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path))
-    monkeypatch.setattr(BananasZC, "_pool", lambda self: [space.to_config(a) for a in list(space.canonical_archs())[:12]])
+    first_twelve = [space.to_config(a) for a in list(space.canonical_archs())[:12]]
+    monkeypatch.setattr(BananasZC, "_pool", lambda self: first_twelve)
     designs = {}
     for use_cache in (True, False):
         out = tmp_path / f"run_{use_cache}"

@@ -94,14 +94,6 @@ class ProxyTable:
     def complete(self) -> bool:
         return bool(self.done.all())
 
-    def lookup(self, keys: Sequence[str], proxy: str) -> np.ndarray | None:
-        """The proxy of each key, or None when some key is not cached (or unknown)."""
-        row = {key: i for i, key in enumerate(self.keys)}
-        rows = [row.get(key) for key in keys]
-        if any(r is None or not self.done[r] for r in rows):
-            return None
-        return self.scores[proxy][np.array(rows, dtype=np.int64)]
-
 
 # --- parts -------------------------------------------------------------------------------------------------------
 def _part_name(start: int, stop: int) -> str:
