@@ -253,10 +253,12 @@ def _search(tmp_path: Path, store_root: Path, name: str, overrides: list[str]) -
 def test_bananas_zc_warm_starts_from_the_pools_best_and_is_deterministic(tmp_path, store_root):
     overrides = ["budget.max_evaluations=15", "optimizer.pool_size=16", "optimizer.n_initial=5",
                  "optimizer.batch_size=5", "optimizer.epochs=20", "optimizer.proxy=synflow",
-                 "+optimizer.proxy_settings={C: 4, resolution: 8, batch_size: 8}"]
+                 "optimizer.proxy_settings.C=4", "optimizer.proxy_settings.resolution=8",
+                 "optimizer.proxy_settings.batch_size=8"]
     first, warm = _search(tmp_path, store_root, "first", overrides)
     second, warm_again = _search(tmp_path, store_root, "second", overrides)
     assert first == second and warm == warm_again
+    assert warm["settings"] == SETTINGS.as_dict()
     assert len(first) == 15 and warm["computed"] == 16 and warm["from_cache"] == 0
     scores = {p["key"]: p["score"] for p in warm["pool"]}
     top = sorted(scores.values(), reverse=True)[:5]
@@ -281,6 +283,12 @@ def test_bananas_zc_reads_the_cache_and_it_agrees_with_scores_computed_on_the_fl
         assert (warm["from_cache"], warm["computed"]) == ((12, 0) if use_cache else (0, 12))
         designs[use_cache] = warm["initial_design"]
     assert designs[True] == designs[False]
+
+
+def test_bananas_zc_yaml_defaults_are_the_proxy_defaults():
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["optimizer=bananas_zc"])
+    assert dict(cfg.optimizer.proxy_settings) == asdict(ProxySettings())
 
 
 def test_bananas_zc_refuses_a_space_without_networks_and_a_bad_proxy():
