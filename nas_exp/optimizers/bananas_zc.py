@@ -31,7 +31,8 @@ class BananasZC(Bananas):
     takes_space = True
 
     def __init__(self, *args: Any, space: SearchSpace | None = None, proxy: str = "nwot", pool_size: int = 256,
-                 proxy_settings: Mapping[str, Any] | None = None, use_cache: bool = True, **kwargs: Any) -> None:
+                 proxy_settings: Mapping[str, Any] | None = None, use_cache: bool = True,
+                 cache_root: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from nas_exp.proxies.compute import ProxySettings, check_proxies
 
@@ -53,6 +54,7 @@ class BananasZC(Bananas):
             raise UserError(f"optimizer.proxy_settings: {err}; valid keys: C, N, resolution, batch_size, data, "
                             "seed, num_classes") from None
         self.use_cache = use_cache
+        self.cache_root = cache_root  # the store holding the proxy cache; None: $NAS_EXP_DATA, else ./data
         self._warm_started = False
 
     # --- the warm start -------------------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ class BananasZC(Bananas):
         from nas_exp.proxies.cache import CacheError, read_cache
 
         try:
-            table = read_cache(self.space, self.proxy_settings)
+            table = read_cache(self.space, self.proxy_settings, root=self.cache_root)
         except CacheError:
             return {}
         row = {key: i for i, key in enumerate(table.keys)}
