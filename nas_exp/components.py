@@ -199,11 +199,13 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
     objective: Objective = build(cfg.objective, _partial_=True)(metric=evaluator.search_metric)
     factory = build(without(cfg.optimizer, OPTIMIZER_META_KEYS))
     takes_objectives = declared(cfg.optimizer, "takes_objectives", False)
+    takes_space = declared(cfg.optimizer, "takes_space", False)
     optimizer: Optimizer = factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                    max_trials=budget.max_evaluations,
                                    expected_trials=expected_trials(budget, evaluator),
                                    **({"objectives": list(objective.names)} if takes_objectives else {}),
-                                   **encoder_kwargs(cfg, space))
+                                   **encoder_kwargs(cfg, space),
+                                   **({"space": space} if takes_space else {}))
     check_fidelities(optimizer, evaluator)
     check_objectives(optimizer, objective, evaluator, cfg)
     logger: Logger = build(cfg.logger)
