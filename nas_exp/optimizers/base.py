@@ -27,8 +27,8 @@ class Optimizer(ABC):
     resumes_training: bool = False  # continues a cell's training from its checkpoint at a higher budget
     multi_objective: bool = False  # accepts a list of losses in tell (one per objective)
     takes_objectives: bool = False  # its constructor takes ``objectives`` (the objective names)
-    takes_space: bool = False  # its constructor takes ``space`` (the SearchSpace, for capabilities beyond the
-    # ConfigSpace, e.g. building networks for zero-cost proxies); it checks the capabilities it needs itself
+    takes_proxy_scorer: bool = False  # its constructor takes ``scorer``, a zero-cost ProxyScorer the run builds
+    # from the space (nas_exp/proxies/scorer.py) with the optimizer's proxy_settings, use_cache and cache_root
     uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
     writes_run_history: bool = False  # writes its own DeepCAVE-readable run history (SMAC: smac3/); else the
     # run exports one (nas_exp/deepcave/)
