@@ -35,7 +35,8 @@ def budget_sweep(tmp_path_factory, store_root) -> tuple[Path, str]:
 
 def results(sweep: Path) -> dict[str, dict]:
     """result.json of each job folder, by folder name, in job order."""
-    jobs = sorted((p for p in sweep.iterdir() if (p / "result.json").is_file()), key=lambda p: int(p.name.split("_")[0]))
+    jobs = sorted((p for p in sweep.iterdir() if (p / "result.json").is_file()),
+                  key=lambda p: int(p.name.split("_")[0]))
     return {job.name: json.loads((job / "result.json").read_text()) for job in jobs}
 
 

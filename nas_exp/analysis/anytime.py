@@ -108,8 +108,9 @@ def shared_grid(runs: list[Run], axis: str, n_points: int = 300) -> np.ndarray:
 
 
 def anytime_curves(runs: list[Run], metric: str, axis: str) -> list[Curve]:
-    """One curve per optimizer (per group: ``Run.label``) over the runs of one dataset. Each curve stops at its shortest seed's last
-    evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's end)."""
+    """One curve per optimizer (per group: ``Run.label``) over the runs of one dataset. Each curve stops at its
+    shortest seed's last evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's
+    end)."""
     if axis not in AXES:
         raise UserError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
     by_optimizer: dict[str, list[Run]] = {}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas_exp.analysis.anytime import AXES, RegretProtocol, anytime_curves, incumbent_rows, regret_metric, regret_protocol
+from nas_exp.analysis.anytime import (AXES, RegretProtocol, anytime_curves, incumbent_rows, regret_metric,
+                                     regret_protocol)
 from nas_exp.analysis.cross_task import CrossTask, CrossTaskError, comparable, cross_task, table_scales, task_of
 from nas_exp.analysis.cross_task_figures import cross_task_figures, display_final
 from nas_exp.analysis.figures import plot_anytime, plot_pareto, plot_search_curves
