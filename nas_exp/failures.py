@@ -2,8 +2,9 @@
 
 Every launcher (basic, joblib, submitit) runs the task function somewhere and gives the parent nothing back but
 the job folders, so failures travel through the file system: the job writes ``failed.json`` (error, message,
-traceback, overrides) and a line on stderr; ``FailureSummary``, a Hydra callback, reads the sweep folder when the
-sweep ends, prints one line per failed job and exits non-zero.
+traceback, overrides) and a line on stderr; when the sweep ends, ``SweepSummary`` (nas_exp/sweep_summary.py, a Hydra
+callback) prints the table of all jobs, then reads the failures here, prints one line per failed job and exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -136,12 +137,17 @@ def run_isolated(job: Callable[[], T], job_num: int, job_dir: Path, overrides: S
         return failure
 
 
+def exit_on_failures(sweep_dir: Path) -> None:
+    """List the sweep's failed jobs on stderr and exit non-zero, if any failed."""
+    lines = summary_lines(read_failures(sweep_dir), count_jobs(sweep_dir))
+    if lines:
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        raise SystemExit(SWEEP_FAILED_EXIT)  # Hydra's callback runner only swallows Exceptions
+
+
 class FailureSummary(Callback):
-    """Hydra callback: when a multirun ends, list its failed jobs on stderr and exit non-zero."""
+    """Hydra callback: when a multirun ends, list its failed jobs on stderr and exit non-zero (the whole
+    sweep's table with it: ``nas_exp.sweep_summary.SweepSummary``, the default)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        lines = summary_lines(read_failures(sweep_dir), count_jobs(sweep_dir))
-        if lines:
-            print("\n".join(lines), file=sys.stderr, flush=True)
-            raise SystemExit(SWEEP_FAILED_EXIT)  # Hydra's callback runner only swallows Exceptions
+        exit_on_failures(Path(str(config.hydra.sweep.dir)))

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
@@ -67,6 +68,14 @@ def test_joblib_sweep_of_four_seeds_writes_four_complete_runs_and_isolates_a_bad
     failure = json.loads((jobs[4] / "failed.json").read_text())
     assert failure["user_error"] and "seed must be a non-negative int, got 'abc'" in failure["message"]
     assert done.returncode == 1 and "error: 1 of 5 jobs failed" in done.stderr
+    # the sweep's table, printed once in the launching process, and runs.csv beside the jobs
+    assert done.stdout.count("sweep of 5 jobs: 4 finished, 1 failed") == 1
+    assert [line.split()[:3] for line in done.stdout.splitlines() if line.startswith("  4 ")] == \
+        [["4", "seed=abc", "failed"]]
+    table = pd.read_csv(jobs[0].parent / "runs.csv")
+    assert table["status"].tolist() == ["finished"] * 4 + ["failed"]
+    assert table["seed"].astype(str).tolist() == ["0", "1", "2", "3", "abc"]
+    assert table["error"].iloc[4].startswith("ConfigError: seed must be a non-negative int")
 
 
 @pytest.mark.slow
@@ -78,6 +87,11 @@ def test_submitit_local_runs_each_job_in_its_own_process(tmp_path, store_root):
     assert len(jobs) == 2 and all(json.loads((j / "result.json").read_text())["n_evaluations"] == 10 for j in jobs)
     logs = list(tmp_path.glob("outputs/multirun/*/*/.submitit/*/*_log.out"))
     assert len(logs) == 2  # one submitit job (its own interpreter) per run
+    # the jobs print into their logs; the launching process ends with their results
+    lines = done.stdout[done.stdout.index("sweep of 2 jobs: 2 finished"):].splitlines()
+    for job, line in zip(jobs, lines[3:5]):
+        value = json.loads((job / "result.json").read_text())["incumbent"]["valid_acc"]
+        assert line.split()[2:4] == ["finished", f"{value:.4g}"] and line.split()[-1] == job.name
 
 
 @pytest.mark.slow

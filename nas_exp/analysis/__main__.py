@@ -1,4 +1,5 @@
-"""`python -m nas_exp.analysis SWEEP_DIR [--out DIR] [--root STORE]`: tables and figures of a sweep."""
+"""`python -m nas_exp.analysis SWEEP_DIR [--out DIR] [--root STORE] [--group-by KEY ...]`: tables and figures of
+a sweep."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/figures"), help="default: outputs/figures")
     parser.add_argument("--root", type=Path, default=None,
                         help="NB201 store for optima and transfers (default: the runs' own, else $NAS_EXP_DATA)")
+    parser.add_argument("--group-by", nargs="+", metavar="KEY", default=None,
+                        help="config keys (dotted, e.g. optimizer.eta budget.max_evaluations) that split the runs "
+                             "beyond dataset and optimizer; default: every overridden key the runs differ in, "
+                             "but the seed")
     args = parser.parse_args(argv)
     try:
-        report = make_report(args.sweep, args.out, args.root)
+        report = make_report(args.sweep, args.out, args.root, args.group_by)
     except (SweepError, StoreError, MetricUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for warning in report.warnings:
+        print(warning, file=sys.stderr)
     print(f"{len(report.runs)} runs from {args.sweep}")
     print(report.results.round(2).to_string())
     for note in report.notes:

@@ -3,6 +3,7 @@ of evaluations, mean and standard error over seeds, one curve per optimizer."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,32 @@ from nas_exp.analysis.sweep import Run
 from nas_exp.errors import UserError
 
 AXES = ("time", "evaluations")
+
+
+@dataclass(frozen=True)
+class RegretProtocol:
+    """Runs whose optimizer saw another signal than their regret is measured on (``evaluation.search_source``,
+    e.g. the NB201 paper's 12-epoch validation accuracy while the incumbent is judged after 200 epochs)."""
+
+    measured: str  # e.g. "200-epoch": what the incumbent's value (and the optimum) are
+    searched: str  # e.g. "12-epoch valid_acc (nb201-hp12)": what the optimizer saw
+
+
+SEARCH_SIGNAL = re.compile(r"(\S+) of (\S+) \((\d+) epochs\)")  # TabularEvaluator.description's search signal
+
+
+def regret_protocol(run: Run, total_epochs: int | None) -> RegretProtocol | None:
+    """The run's :class:`RegretProtocol`, or None when it searched on what its regret is measured on.
+    ``total_epochs``: its reported table's training length (used unless the run fixed ``evaluation.epoch``)."""
+    evaluation = (run.result.get("config") or {}).get("evaluation") or {}
+    source = evaluation.get("search_source")
+    if not source:
+        return None
+    epochs = evaluation.get("epoch") or total_epochs
+    found = SEARCH_SIGNAL.search(str(run.result.get("evaluation") or ""))
+    searched = f"{found.group(3)}-epoch {found.group(1)} ({found.group(2)})" if found else f"{source}'s signal"
+    return RegretProtocol(measured=f"{epochs}-epoch" if epochs else f"{run.info.source or 'reported'}",
+                          searched=searched)
 
 
 @dataclass(frozen=True)
@@ -81,19 +108,22 @@ def shared_grid(runs: list[Run], axis: str, n_points: int = 300) -> np.ndarray:
 
 
 def anytime_curves(runs: list[Run], metric: str, axis: str) -> list[Curve]:
-    """One curve per optimizer over the runs of one dataset. Each curve stops at its shortest seed's last
-    evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's end)."""
+    """One curve per optimizer (per group: ``Run.label``) over the runs of one dataset. Each curve stops at its
+    shortest seed's last evaluation, so every point is a mean over all seeds (nothing is extrapolated past a run's
+    end)."""
     if axis not in AXES:
         raise UserError(f"unknown axis {axis!r}; valid: {', '.join(AXES)}")
     by_optimizer: dict[str, list[Run]] = {}
+    order: dict[str, tuple] = {}  # by optimizer, then group values (budget 5 before 10)
     for run in runs:
         if len(incumbent_rows(run)):
-            by_optimizer.setdefault(run.info.optimizer, []).append(run)
+            by_optimizer.setdefault(run.label, []).append(run)
+            order[run.label] = (run.info.optimizer, tuple(value for _, value in run.group))
     if not by_optimizer:
         return []
     grid = shared_grid([run for group in by_optimizer.values() for run in group], axis)
     curves = []
-    for optimizer in sorted(by_optimizer):
+    for optimizer in sorted(by_optimizer, key=lambda label: (order[label], label)):
         group = by_optimizer[optimizer]
         end = min(x_values(run, axis)[-1] for run in group)
         x = grid[grid <= end]

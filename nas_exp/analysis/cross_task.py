@@ -91,11 +91,11 @@ def select(runs: list[Run]) -> Selection:
     if len(chosen) < len(runs):
         dropped.append(f"{len(runs) - len(chosen)} runs not single-objective tabular with a known optimum")
     tasks = sorted({task_of(run) for run in chosen})
-    full = {opt for opt in {run.info.optimizer for run in chosen}
-            if {task_of(run) for run in chosen if run.info.optimizer == opt} == set(tasks)}
-    for opt in sorted({run.info.optimizer for run in chosen} - full):
+    full = {opt for opt in {run.label for run in chosen}
+            if {task_of(run) for run in chosen if run.label == opt} == set(tasks)}
+    for opt in sorted({run.label for run in chosen} - full):
         dropped.append(f"optimizer {opt}: not run on every task")
-    chosen = [run for run in chosen if run.info.optimizer in full]
+    chosen = [run for run in chosen if run.label in full]
     if not chosen:
         return Selection([], 0, 0, dropped)
     ends = [int(incumbent_rows(run)["n"].iloc[-1]) for run in chosen]
@@ -113,7 +113,7 @@ def task_runs(selection: Selection) -> list[TaskRun]:
         values = values[np.isfinite(values)]
         best = run.metrics.optimum_value
         worst = float(np.max(best - values if spec.maximize else values - best)) if values.size else np.nan
-        out.append(TaskRun(task=task_of(run), optimizer=run.info.optimizer, seed=run.info.seed,
+        out.append(TaskRun(task=task_of(run), optimizer=run.label, seed=run.info.seed,
                            regret=step_values(rows["n"].to_numpy(dtype=float), regret(run, "valid"), grid),
                            worst=worst))
     return out
@@ -371,7 +371,7 @@ def cross_task(runs: list[Run], alpha: float = 0.05, table: Mapping[str, float] 
     task the table's median regret (:func:`table_scales`); tasks without one use the worst observed regret."""
     selection = select(runs)
     tasks = {task_of(run) for run in selection.runs}
-    optimizers = {run.info.optimizer for run in selection.runs}
+    optimizers = {run.label for run in selection.runs}
     if len(tasks) < 2 or len(optimizers) < 2:
         raise CrossTaskError(f"{len(tasks)} task(s) with {len(optimizers)} optimizer(s) on all of them "
                              "(a cross-task comparison needs >= 2 of each)")

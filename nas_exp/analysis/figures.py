@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
-from nas_exp.analysis.anytime import Curve  # noqa: E402
+from nas_exp.analysis.anytime import Curve, RegretProtocol  # noqa: E402
 from nas_exp.analysis.one_shot_curves import SearchCurve  # noqa: E402
 from nas_exp.benchmarks.base import Metric  # noqa: E402
 
@@ -50,9 +50,11 @@ def regret_floor(curves: list[Curve]) -> float | None:
 
 
 def plot_anytime(curves: list[Curve], axis: str, metric: Metric, space: str, dataset: str,
-                 out_dir: Path) -> list[Path]:
+                 out_dir: Path, protocol: RegretProtocol | None = None) -> list[Path]:
     """Mean regret ± standard error per optimizer, log y; vs simulated hours (log x when the curves span more
-    than a decade) or vs evaluations. A regret of 0 (the optimum found) is drawn at a marked floor line."""
+    than a decade) or vs evaluations. A regret of 0 (the optimum found) is drawn at a marked floor line.
+    ``protocol``: the runs searched on another signal than the regret is measured on (the hp12 protocol); the
+    axis then names the regret's epochs and the title the search signal."""
     fig, ax = plt.subplots(figsize=(6, 4))
     floor = regret_floor(curves)
     low = floor if floor is not None else 0.0
@@ -81,9 +83,12 @@ def plot_anytime(curves: list[Curve], axis: str, metric: Metric, space: str, dat
     else:
         ax.set_xlabel("number of evaluations")
     unit = "% points" if metric.unit == "%" else metric.unit
-    ax.set_ylabel(f"regret of {metric.name}" + (f" [{unit}]" if unit else ""))
+    measured = metric.name if protocol is None else f"{protocol.measured} {metric.name}"
+    ax.set_ylabel(f"regret of {measured}" + (f" [{unit}]" if unit else ""))
     gap = "optimum − incumbent" if metric.maximize else "incumbent − optimum"
-    ax.set_title(f"{space} {dataset}: {gap} {metric.name}\nmean ± standard error over seeds", fontsize=10)
+    below = "mean ± standard error over seeds" if protocol is None else \
+        f"searched on {protocol.searched}; mean ± s.e. over seeds"
+    ax.set_title(f"{space} {dataset}: {gap} {measured}\n{below}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=9)
     fig.tight_layout()

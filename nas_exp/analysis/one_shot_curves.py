@@ -40,8 +40,8 @@ def table_source(run: Run) -> str:
 def search_curves(runs: list[Run]) -> list[SearchCurve]:
     """One curve per optimizer over the epochs all its seeds reached (an early-stopped seed cuts the curve)."""
     curves = []
-    for optimizer in sorted({run.info.optimizer for run in runs}):
-        mine = [run for run in runs if run.info.optimizer == optimizer]
+    for optimizer in sorted({run.label for run in runs}):
+        mine = [run for run in runs if run.label == optimizer]
         length = min(len(run.trajectory) for run in mine)
         if length == 0:
             continue

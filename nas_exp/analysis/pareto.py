@@ -31,7 +31,7 @@ def fronts_frame(runs: list[Run]) -> pd.DataFrame:
         if not front:
             continue
         metric, search = front_cost_metric(run), run.metrics.search
-        rows += [{"optimizer": run.info.optimizer, "dataset": run.info.dataset, "search_on": run.info.search_on,
+        rows += [{"optimizer": run.label, "dataset": run.info.dataset, "search_on": run.info.search_on,
                   "seed": run.info.seed, "arch": point.get("arch"), "value": float(point[search.name]),
                   "metric": search.label(), "maximize": search.maximize, "cost_metric": metric,
                   "cost": float(point[metric])} for point in front]

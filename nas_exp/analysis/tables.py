@@ -5,6 +5,7 @@ rendered as Markdown and LaTeX (booktabs)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,13 @@ def mean_std(frame: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataF
     return table
 
 
-def results_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, metric, optimizer): the final incumbent's search and report metric (mean and std over
-    seeds) and its regret to the table's optimum (mean and standard error over seeds)."""
+def results_table(runs: pd.DataFrame, keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (dataset, metric, optimizer, further group ``keys``): the final incumbent's search and report metric
+    (mean and std over seeds) and its regret to the table's optimum (mean and standard error over seeds)."""
     frame = runs.assign(**{c: pd.to_numeric(runs[c], errors="coerce") for c in ("value", "test", "regret")})
-    table = mean_std(frame, ["dataset", "metric", "optimizer"], ["value", "test"])
-    grouped = frame.groupby(["dataset", "metric", "optimizer"], sort=True)["regret"]
+    by = ["dataset", "metric", "optimizer", *keys]
+    table = mean_std(frame, by, ["value", "test"])
+    grouped = frame.groupby(by, sort=True)["regret"]
     table[("regret", "mean")] = grouped.mean()
     table[("regret", "std")] = grouped.std() / np.sqrt(grouped.count())  # the standard error of the mean
     n_seeds = table.pop(("n_seeds", ""))
@@ -51,7 +53,7 @@ def transfer_values(runs: list[Run], benchmarks: Benchmarks) -> pd.DataFrame:
         if bench is None:
             continue
         space = benchmarks.space(config)
-        row = {"dataset": run.info.dataset, "optimizer": run.info.optimizer, "seed": run.info.seed}
+        row = {"dataset": run.info.dataset, "optimizer": run.info.optimizer, **dict(run.group), "seed": run.info.seed}
         metrics = run.metrics
         for target in bench.datasets:
             metric = metrics.columns.report if bench.has(target, metrics.columns.report) else metrics.columns.search
@@ -66,10 +68,10 @@ def transfer_values(runs: list[Run], benchmarks: Benchmarks) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def transfer_table(values: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of :func:`transfer_values` per (searched dataset, optimizer)."""
-    targets = [c for c in values.columns if c not in ("dataset", "optimizer", "seed")]
-    return mean_std(values.astype({c: float for c in targets}), ["dataset", "optimizer"], targets)
+def transfer_table(values: pd.DataFrame, keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean and std over seeds of :func:`transfer_values` per (searched dataset, optimizer, group ``keys``)."""
+    targets = [c for c in values.columns if c not in ("dataset", "optimizer", "seed", *keys)]
+    return mean_std(values.astype({c: float for c in targets}), ["dataset", "optimizer", *keys], targets)
 
 
 # -- rendering ----------------------------------------------------------------------------------------------------
