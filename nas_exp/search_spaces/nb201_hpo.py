@@ -34,6 +34,7 @@ class NB201HPOSpace(NB201Space):
     # no CELL_DAG: a one-shot supernet would ignore the training hyperparameters; no PATHS: the cell's paths
     # would leave learning_rate and weight_decay out of a predictor's features (optimizer.encoding=auto: one-hot)
     capabilities = frozenset({TABULAR, NETWORK, FINITE})
+    training_hyperparameters = tuple(HYPERPARAMETERS)  # a table holds one recipe: refused with evaluation=tabular
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed=seed)
