@@ -176,6 +176,8 @@ FIX_CASES = {
 }
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("torch_one_thread")  # train-mode fixes: tiny nets, faster on one thread
 @pytest.mark.parametrize("case", list(FIX_CASES))
 def test_every_fix_a_refusal_offers_runs(case, tmp_path, store_root, monkeypatch):
     """The suggestion is parsed out of the error line and run (in process, small budgets): it must complete."""
@@ -190,6 +192,8 @@ def test_every_fix_a_refusal_offers_runs(case, tmp_path, store_root, monkeypatch
         assert result["n_evaluations"] >= 1, (fix, result)
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("torch_one_thread")
 def test_dropping_what_one_shot_does_not_read_runs(tmp_path, store_root, monkeypatch):
     """The one-shot refusals say drop the budget (set optimizer.epochs) and the objective: that run completes."""
     monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
@@ -200,6 +204,7 @@ def test_dropping_what_one_shot_does_not_read_runs(tmp_path, store_root, monkeyp
         assert run_experiment(cfg, tmp_path / "fixed")["n_evaluations"] == 1
 
 
+@pytest.mark.slow
 def test_resume_offered_for_a_folder_with_results_continues_it(tmp_path, store_root, monkeypatch):
     monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
     run_dir = tmp_path / "run"
