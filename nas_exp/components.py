@@ -31,7 +31,6 @@ _PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy
 OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SPACE_CONFIGS = CONF / "search_space"
-ONE_SHOT_IGNORES = ("budget", "objective")  # groups a one-shot run does not read: only their defaults are accepted
 
 
 class ConfigError(UserError):
@@ -250,10 +249,9 @@ def check_objectives(optimizer: Optimizer, objective: Objective, evaluator: Eval
             fixes.append("another evaluation.source")
         who = f"evaluation={chosen('evaluation', cfg.evaluation)}" if evaluator.trains else \
             evaluator.description.split(":")[0]
-        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which "
-                          f"{who} does not report for "
-                          f"{cfg.dataset.search_on} (it reports {', '.join(reported) or 'none'}); use "
-                          f"{' or '.join(fixes) or 'a single objective (objective=default)'}")
+        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which {who} "
+                          f"does not report for {cfg.dataset.search_on} (it reports {', '.join(reported) or 'none'}); "
+                          f"use {' or '.join(fixes) or 'a single objective (objective=default)'}")
 
 
 def objectives_with(metrics: tuple[str, ...], folder: Path = CONF / "objective") -> list[str]:
