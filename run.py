@@ -26,6 +26,7 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment  # noqa: E402
+from nas_exp.components import unknown_top_level_key  # noqa: E402
 from nas_exp.errors import launcher_error, storage_error  # noqa: E402
 from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure  # noqa: E402
 from nas_exp.interruption import RunInterrupted  # noqa: E402
@@ -135,6 +136,8 @@ def hydra_error_line(err: Exception, swept: set[str] = frozenset()) -> str:
         key = missing_key.group(1)
         return (f"Could not override '{key}': a multirun first composes the default option of each swept group, "
                 f"which has no such key; write ++{key}=VALUE to set it in the swept options")
+    if missing_key and "." not in missing_key.group(1):  # Hydra's "+key=" advice would add a key nobody reads
+        return unknown_top_level_key(missing_key.group(1))
     if isinstance(err, MissingConfigException) and err.options:
         group = next((line for line in lines if line.startswith("Available options in")), "")
         group = group.removeprefix("Available options in ").rstrip(":") or "the group"

@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig
 from rich.console import Console
 
+from nas_exp.components import check_combination
 from nas_exp.errors import UserError, storage_error
 from nas_exp.interruption import interruptible
 from nas_exp.run_folder import own_run_folder, refuse_earlier_results
@@ -28,6 +29,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
         run_dir.mkdir(parents=True, exist_ok=True)
         with own_run_folder(run_dir), interruptible():
             refuse_earlier_results(run_dir, cfg.get("resume", False) is True)
+            check_combination(cfg)  # settings that cannot take effect: refused before anything is built
             if cfg.optimizer.get("kind") == "one_shot":  # trains a supernet itself: nas_exp/one_shot/
                 from nas_exp.one_shot.run import run_one_shot
 

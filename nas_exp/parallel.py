@@ -111,6 +111,12 @@ def slurm_workers(node: Mapping[str, Any] | None) -> SlurmWorkers:
     return SlurmWorkers(**values)
 
 
+# A batch asks the optimizer for n_workers trials before any of their results is told: past a few hundred a
+# model-based search proposes a whole batch blind, and threads or local processes outnumber any machine's cores.
+# Many more evaluations side by side: independent runs (-m seed=0,1,... on a launcher), not one wider batch.
+MAX_WORKERS = 256
+
+
 @dataclass(frozen=True)
 class ParallelSettings:
     n_workers: int = 1
@@ -123,6 +129,11 @@ class ParallelSettings:
     def __post_init__(self) -> None:
         if isinstance(self.n_workers, bool) or not isinstance(self.n_workers, int) or self.n_workers < 1:
             raise ParallelConfigError(f"parallel.n_workers must be an int >= 1, got {self.n_workers!r}")
+        if self.n_workers > MAX_WORKERS:
+            raise ParallelConfigError(f"parallel.n_workers={self.n_workers} is more than {MAX_WORKERS}: each batch "
+                                      f"asks for n_workers trials before any result is told, so the optimizer "
+                                      f"would propose them blind; use at most {MAX_WORKERS}, and more seeds side "
+                                      f"by side (-m seed=0,1,...) for more at once")
         if self.simulate_workers is not None:
             k = self.simulate_workers
             if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -136,6 +147,15 @@ class ParallelSettings:
         if self.scheduler is not None and self.backend != "dask":
             raise ParallelConfigError("parallel.scheduler needs parallel.backend=dask")
         self._check_cluster()
+
+    def check_budget(self, max_evaluations: int | None) -> None:
+        """Workers beyond the budget's evaluations would never get a trial."""
+        for key, workers in (("n_workers", self.n_workers), ("simulate_workers", self.simulate_workers)):
+            if workers is not None and max_evaluations is not None and workers > max(1, max_evaluations):
+                raise ParallelConfigError(f"parallel.{key}={workers} is more than the budget's {max_evaluations} "
+                                          f"evaluations, so {workers - max_evaluations} workers would never get a "
+                                          f"trial; use parallel.{key}={max_evaluations} or a larger "
+                                          "budget.max_evaluations")
 
     def _check_cluster(self) -> None:
         if self.cluster not in CLUSTERS:

@@ -23,11 +23,15 @@ CASES = {
     "key-of-a-swept-option": (["-m", "optimizer=darts,gdas", "optimizer.epochs=3"],
                               "Could not override 'optimizer.epochs': a multirun first composes the default option "
                               "of each swept group, which has no such key; write ++optimizer.epochs=VALUE"),
-    "unknown-key-in-a-sweep": (["-m", "seed=0,1", "no_such_key=1"], "Could not override 'no_such_key'"),
+    "unknown-key-in-a-sweep": (["-m", "seed=0,1", "no_such_key=1"],
+                               "unknown top-level key 'no_such_key' (nothing reads it); valid top-level keys: "),
     "unknown-launcher": (["hydra/launcher=bogus"],
                          "valid options in 'hydra/launcher': basic, joblib, slurm, submitit_local"),
     "unparsable": (["seed=["], "cannot parse override 'seed=['"),
-    "unknown-key": (["no_such_key=1"], "Could not override 'no_such_key'"),
+    "unknown-key": (["sed=3"], "unknown top-level key 'sed' (nothing reads it); did you mean seed?"),
+    "added-unknown-key": (["+sed=3"], "unknown top-level key 'sed' (nothing reads it); did you mean seed?"),
+    "combination": (["search_space=nb201_hpo"], "search_space=nb201_hpo searches learning_rate, weight_decay "
+                                                "beside the cell, which only training uses"),
     "dataset": (["dataset=digits"],
                 "dataset 'digits' is not in the nb201 benchmark; valid: cifar10-valid, cifar10, cifar100, ImageNet16-120; train on it with evaluation=train"),
     "one-shot-on-tabular": (["--config-dir", str(TEST_CONF), "optimizer=oneshot_stub"],

@@ -169,7 +169,8 @@ def test_train_mode_on_a_space_without_networks_is_refused(matrix_store, tmp_pat
 
 def test_reinforce_refuses_a_space_with_continuous_parameters(matrix_store, tmp_path):
     with pytest.raises(UserError, match="REINFORCE needs categorical"):
-        run(tmp_path, matrix_store, "bad", ["search_space=nb201_hpo", "optimizer=reinforce"])
+        run(tmp_path, matrix_store, "bad", ["search_space=nb201_hpo", "optimizer=reinforce", "evaluation=train",
+                                            "dataset=digits", "evaluation.checkpoint_dir=null"])
 
 
 def test_metric_the_table_lacks_on_a_dataset_names_what_it_has(matrix_store, tmp_path):

@@ -21,6 +21,7 @@ from smac import Scenario
 from smac.runhistory.dataclasses import TrialValue
 from smac.utils.numpyencoder import NumpyEncoder
 
+from nas_exp.checks import require_int
 from nas_exp.errors import UserError
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
@@ -35,6 +36,19 @@ def check_acquisition(acquisition: str) -> str:
     if acquisition not in ACQUISITION_MAXIMIZERS:
         raise UserError(f"unknown optimizer.acquisition {acquisition!r}; valid: {', '.join(ACQUISITION_MAXIMIZERS)}")
     return acquisition
+
+
+def check_forest(n_trees: Any, max_leaf_nodes: Any, n_jobs: Any = 1) -> None:
+    """The random forest's settings as ints in the project's words, before scikit-learn sees them."""
+    require_int(n_trees, "optimizer.n_trees")
+    if max_leaf_nodes is not None:
+        require_int(max_leaf_nodes, "optimizer.rf_max_leaf_nodes (or null)", 2)
+    if n_jobs != -1:
+        require_int(n_jobs, "optimizer.rf_n_jobs (or -1: all cores)")
+
+
+def check_n_initial(n_initial: Any) -> int | None:
+    return None if n_initial is None else require_int(n_initial, "optimizer.n_initial (or null: SMAC's rule)")
 
 
 def acquisition_maximizer(facade: Any, scenario: Scenario, acquisition: str) -> Any:

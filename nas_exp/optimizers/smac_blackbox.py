@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from smac import BlackBoxFacade
 
-from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
-                                          initial_design, intensifier)
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_n_initial,
+                                          config_selector, initial_design, intensifier)
 from nas_exp.optimizers.smac_components import ScheduledGaussianProcess
 
 
@@ -20,6 +20,7 @@ class SMACBlackBox(SMACAskTell):
                  gp_growth: float = 0.25, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         check_acquisition(acquisition)
+        check_n_initial(n_initial)
         scenario = self.scenario()
         facade = BlackBoxFacade
         model = ScheduledGaussianProcess(configspace=scenario.configspace, kernel=facade.get_kernel(scenario),

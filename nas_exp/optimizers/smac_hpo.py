@@ -6,9 +6,11 @@ from __future__ import annotations
 from smac import HyperparameterOptimizationFacade
 from smac.multi_objective.parego import ParEGO
 
+from nas_exp.checks import require_int
 from nas_exp.errors import UserError
-from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
-                                          initial_design, intensifier, random_forest)
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_forest,
+                                          check_n_initial, config_selector, initial_design, intensifier,
+                                          random_forest)
 
 MULTI_OBJECTIVE = ("parego",)
 
@@ -25,6 +27,9 @@ class SMACOptimizer(SMACAskTell):
         objectives = list(objectives or ["error"])
         self.multi_objective = len(objectives) > 1
         check_acquisition(acquisition)
+        check_n_initial(n_initial)
+        check_forest(n_trees, rf_max_leaf_nodes, rf_n_jobs)
+        require_int(max_config_calls, "optimizer.max_config_calls")
         if multi_objective not in MULTI_OBJECTIVE:
             raise UserError(f"unknown optimizer.multi_objective {multi_objective!r}; valid: {', '.join(MULTI_OBJECTIVE)}")
         scenario = self.scenario(objectives=objectives if self.multi_objective else "cost")

@@ -9,8 +9,8 @@ import math
 from smac import HyperbandFacade, MultiFidelityFacade
 
 from nas_exp.errors import UserError
-from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, config_selector,
-                                          random_forest)
+from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_forest,
+                                          config_selector, random_forest)
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
 
@@ -36,6 +36,7 @@ class SMACMultiFidelity(SMACAskTell):
         self.name, self.max_budget, self.min_budget, self.eta = kind, float(max_budget), float(min_budget), eta
         scenario = self.scenario(min_budget=min_budget, max_budget=max_budget)
         check_acquisition(acquisition)
+        check_forest(n_trees, rf_max_leaf_nodes)
         facade = FACADES[kind]
         extra = {}
         if kind == "bohb":  # hyperband proposes at random: no model, no acquisition

@@ -41,6 +41,7 @@ class SearchSpace(ABC):
 
     name: str = "space"
     capabilities: frozenset[str] = frozenset()
+    training_hyperparameters: tuple[str, ...] = ()  # the keys ``hyperparameters`` returns (only training uses them)
     configspace: ConfigurationSpace
 
     # -- the two converters ------------------------------------------------------------------------------------

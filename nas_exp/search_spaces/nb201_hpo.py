@@ -3,7 +3,8 @@
 The 6 categorical edges of ``NB201Space`` and two log-uniform floats, ``learning_rate`` (1e-3..1, NB201: 0.1) and
 ``weight_decay`` (1e-5..1e-2, NB201: 5e-4). ``from_config`` gives the cell as for ``NB201Space``;
 ``hyperparameters(config)`` the training hyperparameters, which the runner hands to the evaluator. Only train mode
-uses them (``evaluation=train``); a tabular evaluator ignores them, since the table holds one training recipe.
+uses them (``evaluation=train``); with a tabular evaluator the run is refused (``training_hyperparameters``), since
+the table holds one training recipe.
 The space is infinite, so SMAC needs ``optimizer.acquisition=local_search`` (the exhaustive maximizer enumerates
 finite spaces only).
 """
@@ -34,6 +35,7 @@ class NB201HPOSpace(NB201Space):
     # no CELL_DAG: a one-shot supernet would ignore the training hyperparameters; no PATHS: the cell's paths
     # would leave learning_rate and weight_decay out of a predictor's features (optimizer.encoding=auto: one-hot)
     capabilities = frozenset({TABULAR, NETWORK, FINITE})
+    training_hyperparameters = tuple(HYPERPARAMETERS)  # a table holds one recipe: refused with evaluation=tabular
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed=seed)
