@@ -154,7 +154,7 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
         return plan.finished
     budget, logger, metric = parts.budget, parts.logger, parts.evaluator.search_metric
     kind = cost_kind(parts.evaluator)
-    announce(console, start_lines(run_dir, budget, None if plan is None else plan.rows, kind,
+    announce(console, start_lines(run_dir, None if plan is None else plan.rows, budget, kind,
                                   extends=plan is not None and plan.extends is not None))
     progress = run_progress(bool(cfg.progress))
     replay = RowReplay([] if plan is None else plan.rows, run_dir)
@@ -244,7 +244,7 @@ def time_used(summary: dict[str, Any]) -> str:
     kind = summary.get("cost_kind", "simulated")
     if kind is None:
         return "no training times"
-    return f"{kind} {duration(summary['simulated_time'])}"
+    return f"training time {duration(summary['simulated_time'])} {kind}"
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:

@@ -40,12 +40,12 @@ def budget_used(budget: Budget, n_done: int, time_used: float, cost_kind: str | 
     return "  ".join(parts)
 
 
-def start_lines(run_dir: Path, budget: Budget, recorded: Sequence[TrajectoryRow] | None, cost_kind: str | None,
-                extends: bool = False) -> list[str]:
+def start_lines(run_dir: Path, recorded: Sequence[TrajectoryRow] | None, budget: Budget | None = None,
+                cost_kind: str | None = None, extends: bool = False) -> list[str]:
     """The lines a run starts with: its folder, and ``new run`` or how far the resumed run had come
-    (``recorded``: its trajectory's rows; None for a new run)."""
+    (``recorded``: its trajectory's rows, None for a new run; ``budget``: the budget it resumes with)."""
     lines = [f"[bold]run folder[/]: {run_dir}"]
-    if recorded is None:
+    if recorded is None or budget is None:
         lines.append("new run")
         return lines
     n = len(recorded)
