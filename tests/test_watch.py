@@ -22,7 +22,8 @@ from conftest import REPO, cli_env, run_cli
 from nas_exp.app import run_experiment
 from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import cost_kind
-from nas_exp.run_progress import budget_used, duration
+from nas_exp.run_progress import budget_used, duration, start_lines
+from nas_exp.trajectory import TrajectoryRow
 
 RANDOM = ["optimizer=random"]
 TRAIN = ["evaluation=train", "dataset=digits", "evaluation.C=4", "evaluation.N=1", "evaluation.epochs=2",
@@ -79,6 +80,18 @@ def test_an_error_line_lands_in_run_log(tmp_path, store_root):
     error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(error) == 1 and "budget.max_evaluations" in error[0]
     assert log_messages(run_dir / "run.log")[-1] == error[0]
+
+
+def test_start_lines_of_a_run_resumed_under_a_time_budget():
+    rows = [TrajectoryRow(n=n, arch=f"cell{n}", epochs=None, value=80.0, test=None, cost=3600.0,
+                          simulated_time=3600.0 * n, wall_time=0.1, incumbent_value=80.0, incumbent_test=None,
+                          incumbent_arch="cell1", repeat=False) for n in (1, 2, 3)]
+    both = Budget(max_evaluations=10, max_simulated_seconds=86400)
+    assert start_lines(Path("f"), rows, Budget(max_simulated_seconds=86400), "simulated") == [
+        "[bold]run folder[/]: f", "resuming: 3 evaluations done, 3.0 h of 24.0 h simulated used"]
+    assert start_lines(Path("f"), rows[:1], both, "measured", extends=True)[1] == (
+        "resuming: 1 of 10 evaluations done, 1.0 h of 24.0 h measured (budget extended)")
+    assert start_lines(Path("f"), None, both, "simulated")[1] == "new run"
 
 
 # -- the progress bar ------------------------------------------------------------------------------------------------
