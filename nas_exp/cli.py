@@ -156,6 +156,12 @@ def print_crash(err: BaseException) -> None:
     print("".join(report.format()), file=sys.stderr, end="")
 
 
+def print_error(message: str) -> None:
+    """An ``error:`` line of the command line itself, outside any run: stderr only (logging here would reach
+    Hydra's own log handlers, not a run's log, and print the line twice)."""
+    print(f"error: {message}", file=sys.stderr)
+
+
 def cli() -> None:
     """run.py's command line: Hydra's own errors (unknown option, bad override) become one `error:` line, exit 2;
     a crash prints its traceback, exit 1. HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full report."""
@@ -165,13 +171,13 @@ def cli() -> None:
         check_run_dir_first(sys.argv)
         main()
     except RunFolderError as err:
-        fail(str(err))
+        print_error(str(err))
         sys.exit(2)
     except HYDRA_USER_ERRORS as err:
         remove_unstarted_sweep()  # a sweep whose jobs could not be composed: its folder holds only multirun.yaml
         if user_wants_full_errors:
             raise
-        fail(hydra_error_line(err, swept_groups(sys.argv)))
+        print_error(hydra_error_line(err, swept_groups(sys.argv)))
         sys.exit(2)
     except RunInterrupted as stop:  # a sweep stopped by a signal in one of its jobs (its line is printed)
         sys.exit(stop.exit_code)
@@ -183,7 +189,7 @@ def cli() -> None:
         infrastructure = launcher_error(err) or (storage_error(err) if isinstance(err, OSError) else None)
         if infrastructure is not None and not user_wants_full_errors:
             remove_unstarted_sweep()
-            fail(str(infrastructure))
+            print_error(str(infrastructure))
             sys.exit(2)
         if user_wants_full_errors:
             raise
