@@ -5,7 +5,6 @@ storage failure (a full disk, a read-only folder: ``StorageError``). The run own
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from nas_exp.components import check_combination
 from nas_exp.errors import UserError, storage_error
 from nas_exp.interruption import interruptible
 from nas_exp.run_folder import own_run_folder, refuse_earlier_results
+from nas_exp.run_log import say_stderr
 
 USER_ERRORS = (UserError,)
 
@@ -45,4 +45,5 @@ def run_experiment(cfg: DictConfig, run_dir: Path, console: Console | None = Non
 
 
 def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    """The one ``error:`` line of a refused run, on stderr and in the run's log (run.log) where there is one."""
+    say_stderr(f"error: {message}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -13,18 +14,20 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nas_exp.components import Components, build, build_components, check_resume, versions
 from nas_exp.deepcave.export import RunDescription, export_run
 from nas_exp.errors import UserError
-from nas_exp.evaluation.base import Evaluator
+from nas_exp.evaluation.base import Evaluator, cost_kind
 from nas_exp.parallel import ParallelSettings, evaluation_pool, parallel_settings
 from nas_exp.interruption import INTERRUPTED, RunInterrupted
 from nas_exp.resume import (EVALUATIONS_FILE, RESULT_FILE, TRAJECTORY_FILE, EvaluationLog, ReplayGuard, RowReplay,
                             plan_resume, recorded_config, recorded_first, write_run_config)
 from nas_exp.run_metrics import RunMetrics
-from nas_exp.runner import SearchResult, run_search
+from nas_exp.run_log import log_only, say
+from nas_exp.run_progress import (EpochWatch, announce, budget_used, duration, evaluation_line, run_progress,
+                                  start_lines)
+from nas_exp.runner import SearchResult, evaluate_serially, run_search
 from nas_exp.simulated_workers import run_simulated_workers
 from nas_exp.trajectory import Columns, TrajectoryRow, TrajectoryWriter, read_trajectory, write_json_atomic
 
@@ -70,6 +73,7 @@ def summarize(config: dict[str, Any], result: SearchResult, parts: Components, w
         "simulated_time": 0.0 if last is None else last.simulated_time,
         "wall_time": wall_time,
         "stop_reason": result.stop_reason,
+        "cost_kind": cost_kind(evaluator),  # what simulated_time sums: simulated or measured seconds (None: no times)
         "evaluation": evaluator.description,
         "note": evaluator.missing_note,
         "metrics": metrics,
@@ -91,8 +95,8 @@ def write_deepcave(run_dir: Path, parts: Components, columns: Columns, console: 
     try:
         export_run(run_dir, deepcave_description(parts, columns))
     except UserError as err:
-        console.print(f"warning: no deepcave/ written: {err}; retry with python -m nas_exp.deepcave {run_dir}",
-                      soft_wrap=True)
+        say(console, f"warning: no deepcave/ written: {err}; retry with python -m nas_exp.deepcave {run_dir}",
+            logging.WARNING)
 
 
 def check_simulated_workers(parallel: ParallelSettings, evaluator: Evaluator, resume: bool) -> None:
@@ -129,7 +133,8 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
     if resume and (run_dir / RESULT_FILE).is_file():  # finished: nothing is built (SMAC would rewrite smac3/)
         finished = plan_resume(run_dir, resolved)
         if finished is not None and finished.finished is not None:
-            console.print("resume: this run has finished already; nothing to do (a larger budget extends it)")
+            announce(console, [f"[bold]run folder[/]: {run_dir}",
+                               "resume: this run has finished already; nothing to do (a larger budget extends it)"])
             print_summary(finished.finished, run_dir, console)
             return finished.finished
     parallel = parallel_settings(cfg.get("parallel"))
@@ -144,15 +149,15 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
         shutil.rmtree(run_dir / "smac3", ignore_errors=True)
         raise
     if plan is not None and plan.finished is not None:
-        console.print("resume: this run has finished already; nothing to do (a larger budget extends it)")
+        announce(console, [f"[bold]run folder[/]: {run_dir}",
+                           "resume: this run has finished already; nothing to do (a larger budget extends it)"])
         print_summary(plan.finished, run_dir, console)
         return plan.finished
     budget, logger, metric = parts.budget, parts.logger, parts.evaluator.search_metric
-    total = budget.max_evaluations
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=Console(stderr=True), disable=not cfg.progress, transient=False,
-    )
+    kind = cost_kind(parts.evaluator)
+    announce(console, start_lines(run_dir, None if plan is None else plan.rows, budget, kind,
+                                  extends=plan is not None and plan.extends is not None))
+    progress = run_progress(bool(cfg.progress))
     replay = RowReplay([] if plan is None else plan.rows, run_dir)
     optimizer = parts.optimizer if plan is None else ReplayGuard(parts.optimizer, parts.space, parts.evaluator,
                                                                  plan.rows, run_dir)
@@ -168,18 +173,24 @@ def run_blackbox(cfg: DictConfig, run_dir: Path, console: Console) -> dict[str, 
         with (TrajectoryWriter(run_dir / TRAJECTORY_FILE, keep_rows=None if plan is None else len(plan.rows),
                                columns=columns.names) as writer,
               EvaluationLog(run_dir / EVALUATIONS_FILE, append=plan is not None) as evaluation_log, progress):
-            task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}",
-                                     total=total or 1.0, info="")
+            task = progress.add_task(f"{cfg.optimizer._target_.rsplit('.', 1)[-1]} seed {parts.seed}", total=1.0,
+                                     used=budget_used(budget, 0, 0.0, kind), info="")
+            if getattr(parts.evaluator, "reports_epochs", False) and evaluate_many is evaluate_serially:
+                watch = EpochWatch(progress, parts.evaluator)  # train mode, one cell at a time: its epochs
+                parts.evaluator.epoch_listener = watch.listener  # type: ignore[attr-defined]
+                evaluate_many = watch.evaluate_many(evaluate_many)
 
             def on_row(row: TrajectoryRow) -> None:
                 new = replay.new_row(row)  # None: a resumed run's replayed row, checked against the file
                 if new is not None:
                     writer.write(new)
                 logger.log_evaluation(new or row)
-                done = row.n if total else budget.fraction_used(row.n, row.simulated_time)
                 best = "-" if row.incumbent_value is None else format_value(row.incumbent_value, metric.unit)
-                progress.update(task, completed=done,
-                                info=f"best {metric.name} {best}  sim {row.simulated_time / 3600:.1f} h")
+                used = budget_used(budget, row.n, row.simulated_time, kind)
+                progress.update(task, completed=budget.fraction_used(row.n, row.simulated_time), used=used,
+                                info=f"best {metric.name} {best}")
+                if new is not None:
+                    log_only(evaluation_line(new, metric.name, format_value(new.value, metric.unit), best, used))
 
             evaluate = recorded_first(evaluate_many, {} if plan is None else plan.evaluations, evaluation_log)
             try:
@@ -228,19 +239,28 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.4g}{(' ' + unit) if unit else ''}"
 
 
+def time_used(summary: dict[str, Any]) -> str:
+    """The time the run's evaluations cost, by what their cost is (result.json's ``cost_kind``; runs written
+    before it was recorded: simulated)."""
+    kind = summary.get("cost_kind", "simulated")
+    if kind is None:
+        return "no training times"
+    return f"training time {duration(summary['simulated_time'])} {kind}"
+
+
 def print_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:
+    """The run's closing lines (on the console and in run.log)."""
     inc = summary["incumbent"]
-    console.print(f"[bold]run folder[/]: {run_dir}", soft_wrap=True)
+    say(console, f"[bold]run folder[/]: {run_dir}")
     if inc is None:
-        console.print("no evaluation fitted in the budget")
+        say(console, "no evaluation fitted in the budget")
         return
     metrics = RunMetrics.from_record(summary.get("metrics"))  # NB201's names for a run older than the record
     trained_with = "".join(f"  {name} {value:.3g}" for name, value in inc.get("hyperparameters", {}).items())
     shown = "  ".join(f"{column} {format_value(inc.get(column), metric.unit)}" for column, metric in (
         (metrics.columns.search, metrics.search), (metrics.columns.report, metrics.report_metric)))
-    console.print(f"incumbent: {inc['arch']}{trained_with}  {shown}", soft_wrap=True)
-    console.print(f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), simulated "
-                  f"{summary['simulated_time'] / 3600:.2f} h, wall {summary['wall_time']:.1f} s; "
-                  f"{summary['stop_reason']}", soft_wrap=True)
+    say(console, f"incumbent: {inc['arch']}{trained_with}  {shown}")
+    say(console, f"{summary['n_evaluations']} evaluations ({summary['n_repeats']} repeats), {time_used(summary)}, "
+                 f"wall {summary['wall_time']:.1f} s; {summary['stop_reason']}")
     if summary["note"]:
-        console.print(f"note: {summary['note']}", soft_wrap=True)
+        say(console, f"note: {summary['note']}")

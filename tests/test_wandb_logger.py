@@ -213,3 +213,37 @@ def test_the_summary_names_a_joint_search_incumbent_s_hyperparameters():
     found = final_summary(summary, RunMetrics.from_record(None))
     assert found == {"incumbent_arch": "a", "incumbent_valid_acc": 90.0, "incumbent_learning_rate": 0.05,
                      "incumbent_weight_decay": 3e-4, "n_evaluations": 4, "stop_reason": "budget exhausted"}
+
+
+# -- one-shot runs -------------------------------------------------------------------------------------------------
+ONE_SHOT_TINY = ["optimizer=darts", "evaluation=train", "dataset=digits", "evaluation.device=cpu", "optimizer.epochs=3",
+                 "optimizer.C=4", "optimizer.N=1", "optimizer.batch_size=32", "optimizer.steps_per_epoch=2",
+                 "optimizer.n_rank_cells=6", "optimizer.eval_batch_size=128", "evaluation.checkpoint_dir=null",
+                 "progress=false"]
+
+
+@pytest.mark.usefixtures("torch_one_thread")
+def test_a_one_shot_run_logs_one_step_per_search_epoch(tmp_path, store_root, monkeypatch):
+    pytest.importorskip("torch")
+    from hydra import compose, initialize_config_dir
+
+    from nas_exp.app import run_experiment
+    from nas_exp.one_shot.trajectory import read_one_shot_trajectory
+
+    monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["logger=wandb", "logger.optimizer=darts", *ONE_SHOT_TINY])
+    run_dir = tmp_path / "run"
+    run_experiment(cfg, run_dir, console=Console(file=io.StringIO()))
+    (wandb_file,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    logged = offline_run(wandb_records(wandb_file))
+    rows = read_one_shot_trajectory(run_dir / "trajectory.csv")
+    assert sorted(logged["history"]) == [row.epoch for row in rows] == [1, 2, 3]
+    for row in rows:
+        step = logged["history"][row.epoch]
+        assert step["epoch"] == row.epoch and step["train_loss"] == pytest.approx(row.train_loss)
+        assert step["oneshot_valid_acc"] == pytest.approx(row.oneshot_valid_acc)
+        assert step["table_valid_acc"] == pytest.approx(row.table_valid_acc)
+    result = json.loads((run_dir / "result.json").read_text())
+    assert logged["summary"]["incumbent_arch"] == result["incumbent"]["arch"] == rows[-1].arch

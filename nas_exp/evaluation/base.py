@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,7 +49,10 @@ class Optimum:
 
 class Evaluator(Protocol):
     """Declared, not sniffed: what it measures (``search_metric``, ``report_metric``), whether it trains
-    networks (``trains``), and the epochs of a full training (``max_epochs``, the top fidelity)."""
+    networks (``trains``), and the epochs of a full training (``max_epochs``, the top fidelity).
+
+    Optional: ``reports_epochs = True`` with an ``epoch_listener`` attribute (``EpochListener | None``) that it
+    calls after every training epoch (train mode's per-epoch progress); an evaluator without it reports none."""
 
     description: str  # one line for result.json
     missing_note: str  # what the data cannot report (e.g. no test accuracy), or ""
@@ -83,3 +86,27 @@ class Evaluator(Protocol):
     def provenance(self) -> dict[str, Any]:
         """Where its numbers come from (benchmark, source, file checksums), for result.json."""
         ...
+
+
+def cost_kind(evaluator: Evaluator) -> str | None:
+    """What an evaluation's ``cost`` is, by what the evaluator declares: ``measured`` seconds of a real training
+    (``trains``), ``simulated`` seconds looked up in a table (``records_cost``), or None (the data has no times)."""
+    if evaluator.trains:
+        return "measured"
+    return "simulated" if evaluator.records_cost else None
+
+
+@dataclass(frozen=True)
+class EpochProgress:
+    """One training epoch done, as an evaluator that trains reports it to its ``epoch_listener`` (evaluators
+    declaring ``reports_epochs``; the run sets the listener when it evaluates one cell at a time)."""
+
+    epoch: int  # epochs of this training done
+    epochs: int  # epochs this training runs
+    seconds: float  # the epoch's training time
+    train_loss: float
+    train_acc: float  # %
+    training: str  # what is trained, e.g. the dataset (an evaluation may train twice: search and report data)
+
+
+EpochListener = Callable[[EpochProgress], None]

@@ -28,7 +28,7 @@ from nas_exp.benchmarks.base import Metric
 from nas_exp.checks import require_int
 from nas_exp.datasets.registry import check_dataset_name, load_dataset
 from nas_exp.errors import UserError
-from nas_exp.evaluation.base import Evaluation
+from nas_exp.evaluation.base import EpochListener, EpochProgress, Evaluation
 from nas_exp.models.params import count_parameters_mb
 from nas_exp.search_spaces.base import NETWORK, SearchSpace
 from nas_exp.training.checkpoint import delete_checkpoint
@@ -66,6 +66,7 @@ class TrainEvaluator:
 
     trains = True  # trains networks (one-shot optimizers may retrain their final cells with it)
     records_cost = True  # measured seconds
+    reports_epochs = True  # calls epoch_listener (when set) after every training epoch
     ignores_budgets = False  # a trial of e epochs trains e epochs
     search_metric = Metric.percent("valid_acc")
     report_metric: Metric | None = Metric.percent("test_acc")
@@ -87,6 +88,7 @@ class TrainEvaluator:
         self.device = resolve_device(device)
         self.checkpoint_dir = None if checkpoint_dir in (None, "") else Path(checkpoint_dir)
         self.compile, self.amp, self.report_test = bool(compile), bool(amp), bool(report_test)
+        self.epoch_listener: EpochListener | None = None  # set by the run for per-epoch progress (serial runs)
 
         search = load_dataset(self.search_on, data_root)
         if search.valid is None:
@@ -179,7 +181,10 @@ class TrainEvaluator:
                                          in_channels=int(data.train.images.shape[1]))
         trainer = Trainer(model, data, recipe, seed, amp=self.amp, compile=self.compile, checkpoint=path,
                           checkpoint_key=key)
-        return trainer.model, trainer.fit(epochs)
+        listener = self.epoch_listener
+        on_epoch_end = None if listener is None else (lambda stats: listener(EpochProgress(
+            stats.epoch, epochs, stats.seconds, stats.train_loss, stats.train_acc, data.name)))
+        return trainer.model, trainer.fit(epochs, on_epoch_end=on_epoch_end)
 
     def training_key(self, arch: Hashable, data: DeviceData, recipe: TrainRecipe, seed: int) -> str:
         """Identifies one training: everything its result depends on, except how many epochs it runs (a truncated

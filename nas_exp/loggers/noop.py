@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nas_exp.trajectory import TrajectoryRow
@@ -12,6 +13,9 @@ class NoopLogger:
         pass
 
     def log_evaluation(self, row: TrajectoryRow) -> None:
+        pass
+
+    def log_step(self, step: int, metrics: Mapping[str, float]) -> None:
         pass
 
     def finish(self, summary: dict[str, Any]) -> None:

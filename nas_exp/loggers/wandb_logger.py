@@ -8,7 +8,7 @@ with ``wandb sync``. The run folder's trajectory.csv and result.json stay the so
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,10 @@ class WandbLogger:
     def log_evaluation(self, row: TrajectoryRow) -> None:
         if self._run is not None:
             self._guarded(lambda: self._run.log(evaluation_metrics(row, self.metrics), step=row.n))
+
+    def log_step(self, step: int, metrics: Mapping[str, float]) -> None:
+        if self._run is not None:
+            self._guarded(lambda: self._run.log(dict(metrics), step=step))
 
     def finish(self, summary: dict[str, Any]) -> None:
         if self._run is not None:

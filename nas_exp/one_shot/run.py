@@ -25,6 +25,8 @@ from nas_exp.one_shot.records import EpochRecord, SearchOutcome
 from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.table import CellTable
 from nas_exp.one_shot.trajectory import OneShotRow, one_shot_trajectory_writer
+from nas_exp.run_log import log_only, say
+from nas_exp.run_progress import announce, start_lines
 from nas_exp.runner import evaluation_rng
 from nas_exp.search_spaces.base import CELL_DAG
 from nas_exp.search_spaces.nb201 import Arch
@@ -93,6 +95,7 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
     if s.train_final or (s.retrain_top_k > 0 and method.ranks_candidates):
         evaluator = build(evaluation, space=space, search_on=cfg.dataset.search_on, report_on=cfg.dataset.report_on)
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    announce(console, start_lines(run_dir, None))  # one-shot runs cannot be resumed: always a new run
     logger = instantiate(cfg.logger)
     logger.start(resolved, str(run_dir), None)
     trained: list[dict[str, Any]] = []
@@ -109,8 +112,11 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
         def on_epoch(record: EpochRecord) -> None:
             row = to_row(record, table.valid_acc(record.arch))
             writer.write(row)
+            logger.log_step(row.epoch, epoch_metrics(row))
             if cfg.progress:
-                progress.print(progress_line(method.name, row, s.epochs), soft_wrap=True)
+                say(progress, progress_line(method.name, row, s.epochs))
+            else:
+                log_only(progress_line(method.name, row, s.epochs))
 
         retrain = (lambda arch: train_standalone(arch, "top_k")) if evaluator is not None else None
         outcome = method.search(batches, on_epoch, retrain)
@@ -131,6 +137,14 @@ def to_row(record: EpochRecord, table_valid_acc: float | None) -> OneShotRow:
     return OneShotRow(epoch=record.epoch, arch=record.arch.to_str(), table_valid_acc=table_valid_acc,
                       oneshot_valid_acc=record.oneshot_valid_acc, train_loss=record.train_loss,
                       wall_time=record.wall_time, hessian_eigenvalue=record.hessian_eigenvalue)
+
+
+def epoch_metrics(row: OneShotRow) -> dict[str, float]:
+    """One search epoch as a logger step (W&B history), named as the trajectory's columns; unknowns left out."""
+    found = {"epoch": row.epoch, "oneshot_valid_acc": row.oneshot_valid_acc, "train_loss": row.train_loss,
+             "wall_time": row.wall_time, "table_valid_acc": row.table_valid_acc,
+             "hessian_eigenvalue": row.hessian_eigenvalue}
+    return {key: float(value) for key, value in found.items() if value is not None}
 
 
 def progress_line(name: str, row: OneShotRow, epochs: int) -> str:
@@ -180,20 +194,19 @@ def summarize(method: OneShotOptimizer, outcome: SearchOutcome, table: CellTable
 def print_one_shot_summary(summary: dict[str, Any], run_dir: Path, console: Console) -> None:
     inc, rank = summary["incumbent"], summary["rank_correlation"]
     valid = "n/a" if inc["valid_acc"] is None else f"{inc['valid_acc']:.2f}%"
-    console.print(f"[bold]run folder[/]: {run_dir}", soft_wrap=True)
-    console.print(f"final cell: {inc['arch']}  table valid ({rank['table_dataset']}) {valid}  one-shot valid "
-                  f"{summary['one_shot']['oneshot_valid_acc']:.2f}%", soft_wrap=True)
+    say(console, f"[bold]run folder[/]: {run_dir}")
+    say(console, f"final cell: {inc['arch']}  table valid ({rank['table_dataset']}) {valid}  one-shot valid "
+                 f"{summary['one_shot']['oneshot_valid_acc']:.2f}%")
     def percent(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}%"
 
     tables = summary["one_shot"]["final_cell_table"]
-    console.print("final cell in the table (valid / test): " + "; ".join(
-        f"{dataset} {percent(acc['valid_acc'])} / {percent(acc['test_acc'])}" for dataset, acc in tables.items()),
-        soft_wrap=True)
+    say(console, "final cell in the table (valid / test): " + "; ".join(
+        f"{dataset} {percent(acc['valid_acc'])} / {percent(acc['test_acc'])}" for dataset, acc in tables.items()))
     tau = "n/a" if rank["kendall_tau"] is None else f"{rank['kendall_tau']:.3f}"
     rho = "n/a" if rank["spearman_rho"] is None else f"{rank['spearman_rho']:.3f}"
-    console.print(f"{summary['n_evaluations']} search epochs, wall {summary['wall_time']:.1f} s; "
-                  f"{summary['stop_reason']}; rank correlation over {rank['n_cells']} cells: Kendall tau {tau}, "
-                  f"Spearman {rho}", soft_wrap=True)
+    say(console, f"{summary['n_evaluations']} search epochs, wall {summary['wall_time']:.1f} s; "
+                 f"{summary['stop_reason']}; rank correlation over {rank['n_cells']} cells: Kendall tau {tau}, "
+                 f"Spearman {rho}")
     if summary["note"]:
-        console.print(f"note: {summary['note']}", soft_wrap=True)
+        say(console, f"note: {summary['note']}")

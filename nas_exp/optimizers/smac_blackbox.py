@@ -34,5 +34,5 @@ class SMACBlackBox(SMACAskTell):
             intensifier=intensifier(facade, scenario, max_config_calls=1, max_incumbents=20),  # the facade's 20
             config_selector=config_selector(facade, scenario),
             overwrite=True,
-            logging_level=self.log_level,
+            logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )

@@ -45,5 +45,5 @@ class SMACOptimizer(SMACAskTell):
             config_selector=config_selector(facade, scenario),
             multi_objective_algorithm=ParEGO(scenario, seed=scenario.seed) if self.multi_objective else None,
             overwrite=True,
-            logging_level=self.log_level,
+            logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )

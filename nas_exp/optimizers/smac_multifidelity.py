@@ -49,7 +49,7 @@ class SMACMultiFidelity(SMACAskTell):
             intensifier=facade.get_intensifier(scenario, eta=eta),
             config_selector=config_selector(facade, scenario),
             overwrite=True,
-            logging_level=self.log_level,
+            logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )
 
     def budgets(self) -> list[int]:
