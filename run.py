@@ -26,6 +26,7 @@ from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment  # noqa: E402
+from nas_exp.data.paths import absolute_env_root, absolute_path  # noqa: E402
 from nas_exp.errors import launcher_error, storage_error  # noqa: E402
 from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure  # noqa: E402
 from nas_exp.interruption import RunInterrupted  # noqa: E402
@@ -34,6 +35,20 @@ from nas_exp.run_folder import (LOCK_FILE, RunFolderError, busy_error, earlier_r
 from nas_exp.sweep_folder import remove_unstarted_sweep  # noqa: E402
 
 HYDRA_USER_ERRORS = (ConfigCompositionException, OverrideParseException, SearchPathException)
+STORE_PATHS = (("evaluation", "root"), ("optimizer", "cache_root"))  # store roots given in the config
+
+# A relative $NAS_EXP_DATA means the folder under the directory run.py was started in, also after Hydra changes
+# the working directory (hydra.job.chdir=true) and in the jobs of a launcher, which inherit the environment.
+absolute_env_root(os.getcwd())
+
+
+def absolute_store_paths(cfg: DictConfig, cwd: str) -> None:
+    """Make the store roots of ``cfg`` absolute against ``cwd``, the directory run.py was started in (Hydra's
+    ``runtime.cwd``), so that ``hydra.job.chdir=true`` reads the same store (and result.json names it)."""
+    for group, key in STORE_PATHS:
+        node = cfg.get(group)
+        if node is not None and isinstance(node.get(key), str):
+            node[key] = absolute_path(node[key], cwd)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -41,6 +56,7 @@ def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    absolute_store_paths(cfg, hydra_cfg.runtime.cwd)
     try:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # one failing job must not stop the sweep (nas_exp/failures.py)
             run_isolated(lambda: run_experiment(cfg, run_dir), hydra_cfg.job.num, run_dir, overrides, USER_ERRORS,

@@ -126,7 +126,7 @@ def cross_task_outputs(runs: list[Run], benchmarks: Benchmarks,
 
 def make_report(sweep: Path, out_dir: Path, root: Path | None = None) -> Report:
     """Read the sweep's runs, write every table and figure under ``out_dir``. ``root``: the NB201 store to
-    look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA/./data)."""
+    look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA, else the default store)."""
     runs = load_runs(sweep)
     benchmarks = Benchmarks(root)
     frame = runs_frame(runs)
