@@ -130,7 +130,8 @@ def test_build_creates_the_root_with_the_umasks_modes(home, tmp_path, monkeypatc
     monkeypatch.setattr(data_cli, "all_recipes", lambda: [TINY])
     root = tmp_path / "shared" / "store"
     with umask(mask):
-        assert data_cli.main(["--root", str(root), "build"]) == 0
+        args = ["--root", str(root), "build"] if mask == 0o022 else ["build", "--root", str(root)]  # both orders
+        assert data_cli.main(args) == 0
         write_store(root, TINY, "synthetic", _tiny_tables(), "rebuilt")  # replacing a store keeps the modes
     folder, file = 0o777 & ~mask, 0o666 & ~mask
     assert modes(root) == {".": folder, "tiny": folder, "tiny/synthetic": folder,

