@@ -152,7 +152,8 @@ def test_proxy_cache_files_get_the_umasks_modes(tmp_path):
 @pytest.mark.slow
 def test_chdir_and_another_cwd_read_the_same_store_and_result_json_names_it(tmp_path, store_root):
     """hydra.job.chdir=true with the default root, and with a relative evaluation.root (relative to where run.py
-    starts) from another folder: the same store, recorded in result.json with the checksum of the table read; a typo in $NAS_EXP_DATA: one line."""
+    starts) from another folder: the same store, recorded in result.json with the checksum of the table read; a
+    typo in $NAS_EXP_DATA: one line."""
     xdg = tmp_path / "xdg"
     xdg.mkdir()
     (xdg / "nas-exp").symlink_to(store_root)  # the default root, holding the session's store
