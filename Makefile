@@ -26,7 +26,7 @@ figures:
 	$(PYTHON) -m nas_exp.analysis $(SWEEP)
 
 paper:  # the NB201 paper preset (needs the nb201-hp12 table, README), then figures of that sweep
-	@test -f "$${NAS_EXP_DATA:-data}/nb201/nb201-hp12/meta.json" || (echo "error: make paper needs NB201's 12-epoch table: run 'python -m nas_exp.data download --source nb201-hp12' (or convert mini-bench-arch-cell-accs.pd, see README)" >&2; exit 2)
+	@test -f "$${NAS_EXP_DATA:-$${XDG_DATA_HOME:-$$HOME/.local/share}/nas-exp}/nb201/nb201-hp12/meta.json" || (echo "error: make paper needs NB201's 12-epoch table: run 'python -m nas_exp.data download --source nb201-hp12' (or convert mini-bench-arch-cell-accs.pd, see README)" >&2; exit 2)
 	$(PYTHON) run.py -m +experiment=nb201_paper seed=$(PAPER_SEEDS)
 	$(MAKE) --no-print-directory figures SWEEP="$$(ls -d outputs/multirun/*/* | tail -n 1)"
 

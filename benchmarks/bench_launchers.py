@@ -123,10 +123,10 @@ def main() -> None:
     parser.add_argument("--eval-seconds", type=float, default=0.05, help="sleep per evaluation, second table")
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("NAS_EXP_DATA", str(REPO / "data"))
     from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
-    NB201Benchmark(root=os.environ["NAS_EXP_DATA"])  # build the store once, outside the timings
+    store = NB201Benchmark()  # $NAS_EXP_DATA, else the default store: built once, outside the timings
+    os.environ["NAS_EXP_DATA"] = str(store.root)  # the sweeps' jobs read the same one
     with tempfile.TemporaryDirectory(prefix="bench_launchers_") as tmp:
         timings = [time_sweep(launcher, args, Path(tmp)) for launcher in args.launchers]
     base = timings[0]

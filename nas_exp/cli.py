@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from nas_exp.app import USER_ERRORS, fail, run_experiment
 from nas_exp.components import unknown_top_level_key
+from nas_exp.data.paths import absolute_env_root, absolute_path
 from nas_exp.errors import launcher_error, storage_error
 from nas_exp.failures import clear_failure, failure_from, run_isolated, write_failure
 from nas_exp.interruption import RunInterrupted
@@ -38,6 +39,16 @@ PACKAGE = "nas-exp"
 CHECKOUT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = CHECKOUT / "conf"  # the checkout's conf/ (the package is installed editable, see README)
 HYDRA_USER_ERRORS = (ConfigCompositionException, OverrideParseException, SearchPathException)
+STORE_PATHS = (("evaluation", "root"), ("optimizer", "cache_root"))  # store roots given in the config
+
+
+def absolute_store_paths(cfg: DictConfig, cwd: str) -> None:
+    """Make the store roots of ``cfg`` absolute against ``cwd``, the directory the command was started in
+    (Hydra's ``runtime.cwd``), so that ``hydra.job.chdir=true`` reads the same store (and result.json names it)."""
+    for group, key in STORE_PATHS:
+        node = cfg.get(group)
+        if node is not None and isinstance(node.get(key), str):
+            node[key] = absolute_path(node[key], cwd)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -45,6 +56,7 @@ def main(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    absolute_store_paths(cfg, hydra_cfg.runtime.cwd)
     try:
         if hydra_cfg.mode == RunMode.MULTIRUN:  # one failing job must not stop the sweep (nas_exp/failures.py)
             run_isolated(lambda: run_experiment(cfg, run_dir), hydra_cfg.job.num, run_dir, overrides, USER_ERRORS,
@@ -234,6 +246,9 @@ def print_version_if_asked(argv: list[str]) -> None:
 def run_command_line() -> None:
     """What ``python run.py`` and ``nas-exp`` do once the hash seed is fixed: ``--version``, or a run."""
     print_version_if_asked(sys.argv)
+    # A relative $NAS_EXP_DATA means the folder under the directory the command was started in, also after Hydra
+    # changes the working directory (hydra.job.chdir=true) and in a launcher's jobs, which inherit the environment.
+    absolute_env_root(os.getcwd())
     sys.argv = flags_first(sys.argv)
     cli()
 

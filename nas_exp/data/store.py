@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nas_exp.benchmarks.base import BenchmarkRecipe
+from nas_exp.data.paths import shareable
 from nas_exp.errors import UserError
 
 FORMAT_VERSION = 2
@@ -95,7 +96,8 @@ def file_checksum(path: Path) -> str:
 def write_store(root: Path | str, recipe: BenchmarkRecipe, source: str, tables: list[DatasetTable],
                 description: str) -> Path:
     """Write ``tables`` as the store of ``recipe``'s ``source`` under ``root``, atomically (temp folder +
-    rename), with each file's checksum in meta.json."""
+    rename), with each file's checksum in meta.json; its folders and files get the umask's modes (``shareable``),
+    not the 0700 of the temp folder."""
     for table in tables:
         table.validate(recipe)
     target = source_dir(root, recipe.name, source)
@@ -123,6 +125,7 @@ def write_store(root: Path | str, recipe: BenchmarkRecipe, source: str, tables: 
             },
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        shareable(tmp)
         if target.exists():
             old = target.with_name(f".{source}-old-{os.getpid()}")
             target.rename(old)

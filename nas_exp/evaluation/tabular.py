@@ -247,9 +247,16 @@ class TabularEvaluator:
         return Optimum(value=value, test=test, source=f"{self.benchmark.name}/{self.benchmark.source}")
 
     def provenance(self) -> dict[str, Any]:
+        """Benchmark, source, the store root (absolute) and its format version, and the SHA-256 (from meta.json,
+        checked when the table was read) of each table file used, per source and dataset."""
         tables = {self.benchmark.source: {d: self.benchmark.checksum(d)
                                           for d in dict.fromkeys((self.search_on, self.report_on))
                                           if d in self.benchmark.datasets}}
         if self.search_benchmark is not None:
             tables[self.search_benchmark.source] = {self.search_on: self.search_benchmark.checksum(self.search_on)}
-        return {"benchmark": self.benchmark.name, "source": self.benchmark.source, "sha256": tables}
+        found: dict[str, Any] = {"benchmark": self.benchmark.name, "source": self.benchmark.source,
+                                 "root": str(self.benchmark.root),
+                                 "format_version": self.benchmark.meta.get("format_version"), "sha256": tables}
+        if self.search_benchmark is not None and self.search_benchmark.root != self.benchmark.root:
+            found["search_root"] = str(self.search_benchmark.root)
+        return found

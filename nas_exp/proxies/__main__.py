@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nas_exp.data.paths import ENV_VAR
+from nas_exp.data.paths import ROOT_HELP
 from nas_exp.errors import UserError
 from nas_exp.proxies.compute import DATA_SOURCES, ProxySettings
 
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="correlation of the cached proxies with the table")
     for sub in (build, report):
         sub.add_argument("--space", required=True, help="a conf/search_space name, e.g. nb201")
-        sub.add_argument("--root", default=None, help=f"store folder (default: ${ENV_VAR}, else ./data)")
+        sub.add_argument("--root", default=None, help=ROOT_HELP)
         sub.add_argument("--C", type=int, default=defaults.C, help="channels of the first stage")
         sub.add_argument("--N", type=int, default=defaults.N, help="cells per stage")
         sub.add_argument("--resolution", type=int, default=defaults.resolution, help="input side in pixels")

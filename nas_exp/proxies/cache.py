@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas_exp.data.paths import resolve_root
+from nas_exp.data.paths import existing_root, resolve_root, shareable
 from nas_exp.errors import UserError
 from nas_exp.proxies.compute import ProxySettings, make_batch, one_torch_thread, score_arch
 from nas_exp.proxies.measures import PROXY_NAMES, Batch
@@ -56,6 +56,7 @@ def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> Non
     try:
         with os.fdopen(handle, "wb") as out:
             write(out)
+        shareable(tmp)  # mkstemp's 0600 would hide a shared store's cache from its other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -256,8 +257,9 @@ class _progress_bar:
 
 # --- read --------------------------------------------------------------------------------------------------------
 def read_cache(space: SearchSpace, settings: ProxySettings, root: str | Path | None = None) -> ProxyTable:
-    """The cached proxies of ``space`` under ``settings`` (CacheError naming the build command when absent)."""
-    folder = cache_dir(root, space.name, settings)
+    """The cached proxies of ``space`` under ``settings`` (CacheError naming the build command when absent;
+    StoreRootError when an explicitly given store root does not exist)."""
+    folder = cache_dir(existing_root(root), space.name, settings)
     path = folder / "scores.npz"
     if not path.is_file() or not (folder / "meta.json").is_file():
         raise CacheError(f"no proxy cache for search_space={space.name} with these settings at {folder}; run "

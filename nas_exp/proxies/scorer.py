@@ -42,7 +42,7 @@ class ProxyScorer:
         self._space = space
         self.settings = settings
         self.use_cache = use_cache
-        self.cache_root = cache_root  # the store holding the proxy cache; None: $NAS_EXP_DATA, else ./data
+        self.cache_root = cache_root  # the store holding the proxy cache; None: $NAS_EXP_DATA, else the default
 
     @classmethod
     def from_config(cls, space: SearchSpace, proxy_settings: Mapping[str, Any] | None, use_cache: bool = True,
