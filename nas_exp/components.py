@@ -82,7 +82,8 @@ def check_progress(progress: Any) -> bool:
 def top_level_keys(conf: Path = CONF) -> tuple[str, ...]:
     """The keys a composed config may hold at its top: conf/config.yaml's own settings and its groups."""
     primary = OmegaConf.load(conf / "config.yaml")
-    groups = [key for entry in primary.get("defaults", []) if isinstance(entry, DictConfig) for key in entry]
+    groups = [key for entry in primary.get("defaults", []) if isinstance(entry, DictConfig) for key in entry
+              if not key.startswith("override ") and "/" not in key]  # e.g. "override hydra/job_logging"
     return tuple(sorted({*groups, *(key for key in primary if key not in ("defaults", "hydra"))}))
 
 
