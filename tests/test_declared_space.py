@@ -100,12 +100,13 @@ def _trajectory(run_dir):
         return [{k: r[k] for k in ("n", "arch", "valid_acc", "cost", "incumbent_arch")} for r in csv.DictReader(handle)]
 
 
-def test_a_run_on_nb201_declared_is_a_run_on_nb201(store_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("optimizer", ["random", "rea", "local_search"])
+def test_a_run_on_nb201_declared_is_a_run_on_nb201(store_root, tmp_path, monkeypatch, optimizer):
     monkeypatch.setenv("NAS_EXP_DATA", str(store_root))
     rows = {}
     for space in ("nb201", "nb201_declared"):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-            cfg = compose("config", overrides=[f"search_space={space}", "optimizer=random",
+            cfg = compose("config", overrides=[f"search_space={space}", f"optimizer={optimizer}",
                                                "budget.max_evaluations=5", "progress=false"])
         run_experiment(cfg, tmp_path / space)
         rows[space] = _trajectory(tmp_path / space)
@@ -198,6 +199,9 @@ ERRORS = {
     "bad edge": (_set("cell.edges.0", "0-1"), "cell.edges[0]: an edge is 'from->to' (e.g. 0->1), got '0-1'"),
     "into input": (_set("cell.edges.0", "1->0"), "cell.edges[0]: edge 1->0 leads into node 0, the cell's input"),
     "no input": (_set("cell.nodes", 5), "cell.edges: node 4 has no input edge"),
+    "out of output": (_set("cell.edges.5", "3->1"), "cell.edges[5]: edge 3->1 leaves node 3, the cell's output"),
+    "not reaching the output": (lambda d: (d["cell"].update(nodes=5), d["cell"]["edges"].append("0->4")),
+                                "cell.edges: node 1 does not reach the output node 4"),
     "bad combine": (_set("cell.combine", "max"), "cell.combine: unknown value 'max'; valid: sum"),
     "unknown cell key": (_set("cell.node", 4), "cell.node: unknown key; valid keys: nodes, combine, ops, edges"),
     "bad nodes": (_set("cell.nodes", 1), "cell.nodes: must be an int >= 2"),
