@@ -186,7 +186,8 @@ def _set(path: str, value):
 _DROP = object()
 ERRORS = {
     "unknown op": (_set("cell.ops", ["none", "nor_conv_7x7"]),
-                   "cell.ops[1]: unknown op 'nor_conv_7x7'; registered ops: avg_pool_3x3, none, nor_conv_1x1"),
+                   "cell.ops[1]: unknown op 'nor_conv_7x7'; registered ops: avg_pool_3x3, dil_conv_3x3, dil_conv_5x5, "
+                   "max_pool_3x3, none, nor_conv_1x1"),
     "empty op list": (_set("cell.ops", []), "cell.ops: the op list is empty"),
     "empty edge op list": (_set("cell.edges.2", {"edge": "1->2", "ops": []}),
                            "cell.edges[2].ops: the op list is empty"),
@@ -276,7 +277,7 @@ def test_registering_an_op_is_one_decorated_class():
             register_op("test_double")(type("Other", (nn.Identity,), {}))
     finally:
         OP_REGISTRY.pop("test_double", None)
-    with pytest.raises(UserError, match="unknown op 'test_double'; registered ops: avg_pool_3x3, none"):
+    with pytest.raises(UserError, match="unknown op 'test_double'; registered ops: avg_pool_3x3, dil_conv_3x3"):
         build_registered_op("test_double", 4)
     with pytest.raises(UserError, match="op nor_conv_3x3 has no stride-2 form"):
         build_registered_op("nor_conv_3x3", 4, stride=2)
