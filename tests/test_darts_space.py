@@ -211,3 +211,26 @@ def test_an_edge_cell_refuses_the_darts_skeleton(tmp_path):
     with pytest.raises(DeclarationError, match=r"tiny.yaml: macro.skeleton: edge-choice cells are stacked by the "
                                                r"nb201 skeleton \(skeleton: nb201\), got 'darts'"):
         DeclaredCellSpace.from_yaml(path)
+
+
+def test_a_run_trains_darts_cells_on_digits(tmp_path, monkeypatch):
+    """search_space=darts evaluation=train: evaluation.N=1 is 5 cells (1 normal, reduction, 1 normal, reduction,
+    1 normal); the trajectory's keys decode back into the cells that were trained."""
+    from nas_exp.app import run_experiment
+
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path / "store"))
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["search_space=darts", "evaluation=train", "dataset=digits",
+                                           "evaluation.C=4", "evaluation.N=1", "evaluation.epochs=1",
+                                           "evaluation.recipe.steps_per_epoch=3", "evaluation.checkpoint_dir=null",
+                                           "budget.max_evaluations=2", "optimizer=random", "progress=false"])
+    run_experiment(cfg, tmp_path / "run")
+    with open(tmp_path / "run" / "trajectory.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 and rows[0]["arch"] != rows[1]["arch"]
+    space = DeclaredCellSpace.from_yaml(DARTS_YAML)
+    for row in rows:
+        arch = space.from_key(row["arch"])
+        assert space.key(arch) == row["arch"] and 0.0 <= float(row["valid_acc"]) <= 100.0
+        assert len(space.build_network(arch, seed=0, C=4, N=1, num_classes=10, in_channels=1).cells) == 5
