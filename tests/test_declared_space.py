@@ -186,7 +186,8 @@ def _set(path: str, value):
 _DROP = object()
 ERRORS = {
     "unknown op": (_set("cell.ops", ["none", "nor_conv_7x7"]),
-                   "cell.ops[1]: unknown op 'nor_conv_7x7'; registered ops: avg_pool_3x3, none, nor_conv_1x1"),
+                   "cell.ops[1]: unknown op 'nor_conv_7x7'; registered ops: avg_pool_3x3, dil_conv_3x3, dil_conv_5x5, "
+                   "max_pool_3x3, none, nor_conv_1x1"),
     "empty op list": (_set("cell.ops", []), "cell.ops: the op list is empty"),
     "empty edge op list": (_set("cell.edges.2", {"edge": "1->2", "ops": []}),
                            "cell.edges[2].ops: the op list is empty"),
@@ -203,12 +204,12 @@ ERRORS = {
     "not reaching the output": (lambda d: (d["cell"].update(nodes=5), d["cell"]["edges"].append("0->4")),
                                 "cell.edges: node 1 does not reach the output node 4"),
     "bad combine": (_set("cell.combine", "max"), "cell.combine: unknown value 'max'; valid: sum"),
-    "unknown cell key": (_set("cell.node", 4), "cell.node: unknown key; valid keys: nodes, combine, ops, edges"),
+    "unknown cell key": (_set("cell.node", 4), "cell.node: unknown key; valid keys: choice, nodes, combine, ops, edges"),
     "bad nodes": (_set("cell.nodes", 1), "cell.nodes: must be an int >= 2"),
     "unknown stem": (_set("macro.stem", "conv7x7"), "macro.stem: unknown value 'conv7x7'; valid: conv3x3_bn"),
     "bad width": (_set("macro.widths.1", 0), "macro.widths[1]: must be an int >= 1 (a multiple of C), got 0"),
     "empty widths": (_set("macro.widths", []), "macro.widths: must be a non-empty list"),
-    "unknown macro key": (_set("macro.stages", 3), "macro.stages: unknown key; valid keys: stem, widths"),
+    "unknown macro key": (_set("macro.stages", 3), "macro.stages: unknown key; valid keys: skeleton, stem, widths"),
     "no macro": (_set("macro", _DROP), "macro: missing"),
     "unknown benchmark": (_set("benchmark", "nb301"), "benchmark: unknown value 'nb301'; valid: nb201"),
     "benchmark of another cell": (_set("macro.widths", [1, 2]),
@@ -276,7 +277,7 @@ def test_registering_an_op_is_one_decorated_class():
             register_op("test_double")(type("Other", (nn.Identity,), {}))
     finally:
         OP_REGISTRY.pop("test_double", None)
-    with pytest.raises(UserError, match="unknown op 'test_double'; registered ops: avg_pool_3x3, none"):
+    with pytest.raises(UserError, match="unknown op 'test_double'; registered ops: avg_pool_3x3, dil_conv_3x3"):
         build_registered_op("test_double", 4)
     with pytest.raises(UserError, match="op nor_conv_3x3 has no stride-2 form"):
         build_registered_op("nor_conv_3x3", 4, stride=2)

@@ -50,8 +50,8 @@ BENCHMARKS = ("nb201",)
 _EDGE_RE = re.compile(r"^\s*(-?\d+)\s*->\s*(-?\d+)\s*$")
 _KEY_INPUT_RE = re.compile(r"^([A-Za-z0-9_]+)~(\d+)$")
 _TOP_KEYS = ("_target_", "name", "benchmark", "cell", "macro", "seed", "source")
-_CELL_KEYS = ("nodes", "combine", "ops", "edges")
-_MACRO_KEYS = ("stem", "widths", "reduction", "head")
+_CELL_KEYS = ("choice", "nodes", "combine", "ops", "edges")
+_MACRO_KEYS = ("skeleton", "stem", "widths", "reduction", "head")
 
 
 class DeclarationError(UserError):
@@ -156,6 +156,10 @@ def compile_cell(declaration: Mapping[str, Any], source: str) -> CellDeclaration
         check.choice(benchmark, "benchmark", BENCHMARKS)
     if "cell" not in top:
         raise check.fail("cell", "missing; a cell space declares its cell (nodes, combine, ops, edges)")
+    if isinstance(top["cell"], Mapping):
+        choice = check.choice(top["cell"].get("choice", "edge_ops"), "cell.choice", ("edge_ops", "node_inputs"))
+        if choice == "node_inputs":
+            raise check.fail("cell.choice", "node_inputs cells are compiled by declared_inputs.compile_node_inputs")
     cell = check.mapping(top["cell"], "cell", _CELL_KEYS)
     nodes = cell.get("nodes")
     if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 2:
@@ -244,6 +248,10 @@ def _compile_macro(check: _Checker, value: Any) -> Macro:
         raise check.fail("macro", "missing; a cell space declares its network skeleton (stem, widths, reduction, "
                                   "head)")
     macro = check.mapping(value, "macro", _MACRO_KEYS)
+    if macro.get("skeleton", "nb201") != "nb201":
+        raise check.fail("macro.skeleton", f"edge-choice cells are stacked by the nb201 skeleton (skeleton: nb201), "
+                                           f"got {macro.get('skeleton')!r}; the darts skeleton needs cell.choice: "
+                                           f"node_inputs")
     stem = check.choice(macro.get("stem", STEMS[0]), "macro.stem", STEMS)
     reduction = check.choice(macro.get("reduction", REDUCTIONS[0]), "macro.reduction", REDUCTIONS)
     head = check.choice(macro.get("head", HEADS[0]), "macro.head", HEADS)
@@ -307,6 +315,15 @@ class DeclaredCellSpace(SearchSpace):
     named benchmark. ``CELL_DAG`` (one-shot) is declared only where today's supernet carries the cell (NB201's)."""
 
     capabilities = frozenset({NETWORK, FINITE, CELL_DAG})  # what a declared cell space can have; see __init__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """A declaration with ``cell.choice: node_inputs`` (DARTS' cells) is a ``NodeInputCellSpace``."""
+        cell = _plain(kwargs.get("cell"))
+        if cls is DeclaredCellSpace and isinstance(cell, Mapping) and cell.get("choice") == "node_inputs":
+            from nas_exp.search_spaces.declared_inputs import NodeInputCellSpace
+
+            return NodeInputCellSpace(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None, cell: Any = None, macro: Any = None, benchmark: str | None = None,
                  seed: int | None = None, source: str | None = None, **unknown: Any) -> None:
