@@ -128,7 +128,6 @@ def install() -> None:
     _installed = True
     try:
         from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from hydra.core.config_search_path import ConfigSearchPath  # noqa: F401 - hydra-core present
         from hydra.core.plugins import Plugins
         from hydra.plugins.sweeper import Sweeper
         from hydra._internal.sources_registry import SourcesRegistry

@@ -3,14 +3,13 @@ nas_exp/data/store.py): the same results as without them, nothing mutable shared
 
 import csv
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import cli_command, cli_env
-
-import subprocess
 
 
 def trajectories(sweep_dir: Path) -> dict[str, list[dict]]:
@@ -31,13 +30,12 @@ def test_sweep_with_caches_equals_sweep_without(tmp_path, store_root):
         sweep_dir = tmp_path / f"cache{mode}"
         args = ["budget.max_evaluations=8", "progress=false", f"hydra.sweep.dir={sweep_dir}", "-m",
                 "optimizer=random,rea", "seed=0,1"]
-        done = subprocess.run(cli_command(args), cwd=tmp_path, env={**cli_env(store_root), "NAS_EXP_SWEEP_CACHE": mode},
-                              capture_output=True, text=True, timeout=300)
+        env = {**cli_env(store_root), "NAS_EXP_SWEEP_CACHE": mode}
+        done = subprocess.run(cli_command(args), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         found[mode] = trajectories(sweep_dir)
         assert len(found[mode]) == 4 and all(len(rows) == 8 for rows in found[mode].values())
-        configs = {p.parent.name: (p.read_text()) for p in sweep_dir.glob("*/.hydra/config.yaml")}
-        found[mode + "config"] = configs
+        found[mode + "config"] = {p.parent.parent.name: p.read_text() for p in sweep_dir.glob("*/.hydra/config.yaml")}
     assert found["0"] == found["1"]
     assert found["0config"] == found["1config"]
 
@@ -86,7 +84,8 @@ def test_table_arrays_are_shared_read_only_and_reread_when_the_file_changes(benc
     from nas_exp.data import store
 
     monkeypatch.setenv("NAS_EXP_SWEEP_CACHE", "1")
-    one, two = NB201Benchmark(root=bench.root).table("cifar10-valid"), NB201Benchmark(root=bench.root).table("cifar10-valid")
+    one = NB201Benchmark(root=bench.root).table("cifar10-valid")
+    two = NB201Benchmark(root=bench.root).table("cifar10-valid")
     assert one is not two and one.run_metrics is not two.run_metrics  # each reader its own table and dicts
     name = next(iter(one.run_metrics))
     assert one.run_metrics[name] is two.run_metrics[name]  # the arrays read once
