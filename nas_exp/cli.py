@@ -24,7 +24,6 @@ from hydra.errors import (ConfigCompositionException, MissingConfigException, Ov
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from nas_exp import hydra_speed
 from nas_exp.app import USER_ERRORS, fail, run_experiment
 from nas_exp.components import unknown_top_level_key
 from nas_exp.data.paths import absolute_env_root, absolute_path
@@ -183,7 +182,6 @@ def cli() -> None:
     a crash prints its traceback, exit 1. HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full report."""
     user_wants_full_errors = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra then raises its errors to us instead of printing and exiting
-    hydra_speed.install()  # a sweep's jobs share config parsing and their validated compositions
     try:
         check_run_dir_first(sys.argv)
         main()

@@ -1,5 +1,6 @@
-"""The per-process caches that cut a sweep's fixed cost per job (nas_exp/hydra_speed.py, the table cache in
-nas_exp/data/store.py): the same results as without them, nothing mutable shared, an edited file read again."""
+"""The per-process caches that cut a sweep's fixed cost per job (the table cache in nas_exp/data/store.py, the
+package versions and top-level keys in nas_exp/components.py): the same results as without them, nothing mutable
+shared, an edited file read again."""
 
 import csv
 import os
@@ -38,45 +39,6 @@ def test_sweep_with_caches_equals_sweep_without(tmp_path, store_root):
         found[mode + "config"] = {p.parent.parent.name: p.read_text() for p in sweep_dir.glob("*/.hydra/config.yaml")}
     assert found["0"] == found["1"]
     assert found["0config"] == found["1config"]
-
-
-def test_sweep_config_memo_hands_each_validated_config_to_one_job():
-    from omegaconf import OmegaConf
-
-    from nas_exp.hydra_speed import BASIC_LAUNCHER, SweepConfigMemo
-
-    memo = SweepConfigMemo()
-    composed = []
-
-    def compose(loader, master, overrides):
-        composed.append(list(overrides))
-        return OmegaConf.create({"overrides": list(overrides)})
-
-    load = memo.wrap_load(compose)
-    validate = memo.wrap_validate(lambda sweeper, batch: [load(None, master, b) for b in batch])
-    master = OmegaConf.create({"hydra": {"launcher": {"_target_": BASIC_LAUNCHER}}})
-    validate(None, [["seed=0"], ["seed=0"], ["seed=1"]])  # a duplicated job gets its own composition
-    first, second = load(None, master, ["seed=0"]), load(None, master, ["seed=0"])
-    assert first is not second and first == second
-    load(None, master, ["seed=1"])
-    assert len(composed) == 3 and not memo.pending  # nothing composed again, nothing kept
-    load(None, master, ["seed=1"])  # not validated (a third time): composed as Hydra does
-    assert len(composed) == 4 and not memo.pending
-    other = OmegaConf.create({"hydra": {"launcher": {"_target_": "hydra_plugins.x.JoblibLauncher"}}})
-    validate(None, [["seed=2"]])  # validated against ``master``, launched against another config: composed again
-    validate.__wrapped__(None, [])  # (the original is kept)
-    load(None, other, ["seed=2"])
-    assert len(composed) == 6
-
-
-def test_parsed_yaml_is_keyed_by_content_and_copied(tmp_path):
-    from nas_exp.hydra_speed import parsed_yaml
-
-    path = str(tmp_path / "a.yaml")
-    first = parsed_yaml(path, "a: [1, 2]\n")
-    first["a"].append(3)  # the caller's copy
-    assert parsed_yaml(path, "a: [1, 2]\n") == {"a": [1, 2]}
-    assert parsed_yaml(path, "a: [5]\n") == {"a": [5]}  # the file edited: parsed again
 
 
 def test_table_arrays_are_shared_read_only_and_reread_when_the_file_changes(bench, monkeypatch):
