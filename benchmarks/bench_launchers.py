@@ -1,8 +1,8 @@
 """Launcher speed: the same 4-seed sweep with Hydra's basic launcher (one job after another, one process) and with
 joblib (local worker processes), optionally submitit_local; wall time, peak memory (all the sweep's processes
 together) and ratios against basic, and whether every launcher wrote the same trajectories. A second table: the
-fixed cost per job of a basic sweep of short jobs, with the per-process sweep caches (nas_exp/hydra_speed.py, the
-table cache in nas_exp/data/store.py) off (NAS_EXP_SWEEP_CACHE=0) and on, alternating in the same run:
+fixed cost per job of a basic sweep of short jobs, with the per-process sweep caches (the table cache in
+nas_exp/data/store.py, versions, top-level keys) off (NAS_EXP_SWEEP_CACHE=0) and on, alternating in the same run:
 (sweep wall time - the jobs' own search times) / jobs, and the same for a further job against a 1-job sweep.
 A third table: one run with parallel.n_workers threads, each evaluation a table lookup plus --eval-seconds of
 sleep (a stand-in for training).
