@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import platform
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,19 @@ class ConfigError(UserError):
 
 
 def versions() -> dict[str, str]:
+    """The versions of Python and the packages a run's result.json records (a fresh dict each call)."""
+    return dict(_versions())
+
+
+@cache  # per process: the code a process runs does not change when a package is reinstalled under it
+def _versions() -> tuple[tuple[str, str], ...]:
     found = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
-    return found
+    return tuple(found.items())
 
 
 def build(node: DictConfig, **kwargs: Any) -> Any:
@@ -81,7 +88,13 @@ def check_progress(progress: Any) -> bool:
 
 def top_level_keys(conf: Path = CONF) -> tuple[str, ...]:
     """The keys a composed config may hold at its top: conf/config.yaml's own settings and its groups."""
-    primary = OmegaConf.load(conf / "config.yaml")
+    path = conf / "config.yaml"
+    return _top_level_keys(str(path), path.read_text(encoding="utf-8"))
+
+
+@cache  # per process, keyed by the file's path and text: an edited config.yaml is parsed again; a tuple of str
+def _top_level_keys(path: str, text: str) -> tuple[str, ...]:
+    primary = OmegaConf.create(text)
     groups = [key for entry in primary.get("defaults", []) if isinstance(entry, DictConfig) for key in entry
               if not key.startswith("override ") and "/" not in key]  # e.g. "override hydra/job_logging"
     return tuple(sorted({*groups, *(key for key in primary if key not in ("defaults", "hydra"))}))

@@ -157,16 +157,40 @@ def read_meta(root: Path | str, recipe: BenchmarkRecipe, source: str, how_to_get
     return meta
 
 
+# Per process, the arrays of every table file read so far, so that the jobs of a sweep (one process with the basic
+# launcher) read and checksum a table once. Safe to share: the key is the file's real path, the SHA-256 meta.json
+# records for it (checked against the file's bytes when it is first read) and the file's size, mtime and inode (a
+# file rewritten since is read and checked again); the values are read-only arrays, and every reader gets its own
+# DatasetTable and dicts around them. NAS_EXP_SWEEP_CACHE=0 turns it off.
+_ARRAYS: dict[tuple[str, str, int, int, int], dict[str, np.ndarray]] = {}
+
+
+def read_arrays(path: Path, sha256: str) -> dict[str, np.ndarray]:
+    """The arrays of table file ``path`` (read-only), checked against ``sha256`` when read from disk."""
+    key = None
+    if os.environ.get("NAS_EXP_SWEEP_CACHE", "1") != "0" and path.is_file():
+        stat = path.stat()
+        key = (str(path.resolve()), sha256, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if key in _ARRAYS:
+            return _ARRAYS[key]
+    if path.is_file() and file_checksum(path) != sha256:
+        raise StoreError("its checksum differs from meta.json's: the file was swapped or damaged")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    for array in arrays.values():
+        array.flags.writeable = False  # shared by the runs of this process: nobody may change a table
+    if key is not None:
+        _ARRAYS[key] = arrays
+    return arrays
+
+
 def read_table(root: Path | str, recipe: BenchmarkRecipe, source: str, dataset: str, meta: dict,
                how_to_get: str) -> DatasetTable:
     """One dataset's table, checked against its checksum in meta.json and against the recipe."""
     path = source_dir(root, recipe.name, source) / f"{dataset}.npz"
     info = meta["datasets"][dataset]
     try:
-        if path.is_file() and file_checksum(path) != info.get("sha256"):
-            raise StoreError("its checksum differs from meta.json's: the file was swapped or damaged")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = dict(read_arrays(path, str(info.get("sha256"))))
         table = DatasetTable(
             dataset=dataset,
             epochs=arrays.pop("epochs"),
