@@ -130,7 +130,7 @@ def check_one_shot(cfg: DictConfig, conf: Path = CONF) -> None:
     a budget or an objective other than the defaults would be ignored, and a space must be such a cell."""
     name = chosen("optimizer", cfg.optimizer)
     space = chosen("search_space", cfg.search_space)
-    if CELL_DAG not in declared(cfg.search_space, "capabilities", frozenset({CELL_DAG})):
+    if CELL_DAG not in space_capabilities(cfg.search_space, frozenset({CELL_DAG})):
         cells = ", ".join(f"search_space={s}" for s in spaces_with(CELL_DAG, conf / "search_space"))
         raise ConfigError(f"one-shot optimizer {name} trains a supernet of a cell of operation choices, and "
                           f"search_space={space} is not one; use {cells or 'a space with a cell'}")
@@ -207,12 +207,23 @@ def without(node: DictConfig, keys: tuple[str, ...]) -> DictConfig:
     return trimmed
 
 
+def space_capabilities(node: DictConfig, default: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The capabilities the space of a ``search_space`` config node will have (``SearchSpace.capabilities_for``),
+    known before it is built; ``default`` where its target cannot be imported (reported when it is built)."""
+    try:
+        space_class = get_class(node._target_)
+    except Exception:  # noqa: BLE001 - a bad _target_ is reported when it is built
+        return default
+    settings = {k: v for k, v in OmegaConf.to_container(node, resolve=False).items() if not k.startswith("_")}
+    return space_class.capabilities_for(settings)
+
+
 def spaces_with(capability: str, folder: Path = SPACE_CONFIGS) -> list[str]:
-    """The ``search_space`` options (conf/search_space/*.yaml) whose class declares ``capability``."""
+    """The ``search_space`` options (conf/search_space/*.yaml) whose space will have ``capability``."""
     found = []
     for path in sorted(folder.glob("*.yaml")):
-        target = OmegaConf.load(path).get("_target_")
-        if target is not None and capability in declared(OmegaConf.create({"_target_": target}), "capabilities", ()):
+        node = OmegaConf.load(path)
+        if node.get("_target_") is not None and capability in space_capabilities(node):
             found.append(path.stem)
     return found
 

@@ -66,6 +66,12 @@ class SearchSpace(ABC):
         return None
 
     # -- capabilities -------------------------------------------------------------------------------------------
+    @classmethod
+    def capabilities_for(cls, settings: Mapping[str, Any]) -> frozenset[str]:
+        """The capabilities a space built from ``settings`` (its config node) will have, known before it is built:
+        the class's, unless what a space can do depends on its settings (a declared space)."""
+        return cls.capabilities
+
     def require(self, capability: str, for_what: str) -> None:
         if capability not in self.capabilities:
             raise CapabilityError(f"search_space={self.name} cannot {for_what} (its capabilities: "

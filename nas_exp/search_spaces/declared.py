@@ -325,6 +325,19 @@ class DeclaredCellSpace(SearchSpace):
             return NodeInputCellSpace(*args, **kwargs)
         return super().__new__(cls)
 
+    @classmethod
+    def capabilities_for(cls, settings: Mapping[str, Any]) -> frozenset[str]:
+        """As ``__init__`` sets them: DARTS-style cells (``choice: node_inputs``) only build networks; an edge cell
+        is finite, tabular where it names a benchmark, and carries a one-shot supernet where that is NB201's."""
+        cell = _plain(settings.get("cell"))
+        if isinstance(cell, Mapping) and cell.get("choice") == "node_inputs":
+            from nas_exp.search_spaces.declared_inputs import NodeInputCellSpace
+
+            return NodeInputCellSpace.capabilities
+        benchmark = settings.get("benchmark")
+        return frozenset({NETWORK, FINITE, *((TABULAR,) if benchmark else ()),
+                          *((CELL_DAG,) if benchmark == "nb201" else ())})
+
     def __init__(self, name: str | None = None, cell: Any = None, macro: Any = None, benchmark: str | None = None,
                  seed: int | None = None, source: str | None = None, **unknown: Any) -> None:
         source = source or _hydra_source(str(name))
