@@ -14,7 +14,7 @@ from torch import nn  # noqa: E402
 from nas_exp.models.network import NB201Network  # noqa: E402
 from nas_exp.models.operations import AvgPool3x3, build_op  # noqa: E402
 from nas_exp.one_shot.mixed_op import MixedOp  # noqa: E402
-from nas_exp.one_shot.supernet import NB201SuperNet  # noqa: E402
+from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell  # noqa: E402
 from nas_exp.search_spaces.nb201 import OPS, Arch  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -41,6 +41,8 @@ class ReferenceMixedOp(MixedOp):
 
 def to_reference(net: nn.Module) -> nn.Module:
     for module in net.modules():
+        if isinstance(module, SearchCell):
+            module.by_source = False  # edge by edge
         if isinstance(module, MixedOp):
             module.__class__ = ReferenceMixedOp
             module.candidates[POOL] = reference_pool()
