@@ -52,7 +52,7 @@ from nas_exp.one_shot.mixed_op import MixedOp
 from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell
 from nas_exp.search_spaces.nb201 import OPS, Arch
 
-console = Console()
+console = Console(width=160)  # not a terminal (a pipe, a log): wide enough for the tables
 WARMUP: dict[str, float] = {}  # seconds of each net's first step (with --compile: mostly compilation)
 ALL_CONV3 = Arch(("nor_conv_3x3",) * 6)
 

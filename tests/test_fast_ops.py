@@ -154,3 +154,28 @@ def test_supernet_in_double_precision_equals_the_reference_to_rounding():
     assert torch.allclose(d_alpha, ref_alpha, rtol=1e-9, atol=1e-12)
     for mine, theirs in zip(d_weights, ref_weights):
         assert torch.allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+
+
+def _edge_by_edge(net: nn.Module) -> nn.Module:
+    for module in net.modules():
+        if isinstance(module, SearchCell):
+            module.by_source = False
+    return net
+
+
+def test_supernet_by_source_equals_edge_by_edge_in_eval_mode_and_falls_back_under_drop_path():
+    """The node-by-node cell (``SearchCell.mixed_by_source``) against ``MixedOp.mixed`` edge by edge: eval mode (BN
+    running statistics) agrees to rounding; with DropPath on, the cell goes edge by edge (the same masks)."""
+    torch.manual_seed(0)
+    net = NB201SuperNet(C=4, N=1, num_classes=5)
+    ref = _edge_by_edge(NB201SuperNet(C=4, N=1, num_classes=5))
+    ref.load_state_dict(net.state_dict())
+    x = torch.randn(6, 3, 8, 8)
+    w = torch.softmax(torch.randn(6, len(OPS)), dim=-1)
+    net.train()(x, weights=w)  # move the running statistics off their initial values
+    ref.train()(x, weights=w)
+    assert torch.allclose(net.eval()(x, weights=w), ref.eval()(x, weights=w), rtol=1e-5, atol=1e-6)
+    net.train(), ref.train()
+    net.set_drop_path(0.5, torch.Generator().manual_seed(3))
+    ref.set_drop_path(0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(net(x, weights=w), ref(x, weights=w))
