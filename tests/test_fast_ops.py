@@ -179,3 +179,21 @@ def test_supernet_by_source_equals_edge_by_edge_in_eval_mode_and_falls_back_unde
     net.set_drop_path(0.5, torch.Generator().manual_seed(3))
     ref.set_drop_path(0.5, torch.Generator().manual_seed(3))
     assert torch.equal(net(x, weights=w), ref(x, weights=w))
+
+
+def test_supernet_by_source_has_the_edge_by_edge_alpha_hessian_in_double_precision():
+    """Second order (DARTS' Hessian-vector products w.r.t. the alphas: RobustDARTS' eigenvalue, darts2) through the
+    in-place node sums and the BN-weight alphas: equal to edge by edge to rounding in float64."""
+    torch.manual_seed(0)
+    net = NB201SuperNet(C=3, N=1, num_classes=4).double().train()
+    ref = _edge_by_edge(NB201SuperNet(C=3, N=1, num_classes=4)).double().train()
+    ref.load_state_dict(net.state_dict())
+    alphas = torch.randn(6, len(OPS), dtype=torch.float64, requires_grad=True)
+    x, y = torch.randn(4, 3, 8, 8, dtype=torch.float64), torch.randint(0, 4, (4,))
+    v = torch.randn(6, len(OPS), dtype=torch.float64)
+    hvps = []
+    for model in (net, ref):
+        loss = F.cross_entropy(model(x, weights=torch.softmax(alphas, dim=-1)), y)
+        (grad,) = torch.autograd.grad(loss, [alphas], create_graph=True)
+        hvps.append(torch.autograd.grad((grad * v).sum(), [alphas])[0])
+    assert torch.allclose(hvps[0], hvps[1], rtol=1e-9, atol=1e-12)
