@@ -14,7 +14,7 @@ from torch import nn  # noqa: E402
 from nas_exp.models.network import NB201Network  # noqa: E402
 from nas_exp.models.operations import AvgPool3x3, build_op  # noqa: E402
 from nas_exp.one_shot.mixed_op import MixedOp  # noqa: E402
-from nas_exp.one_shot.supernet import NB201SuperNet  # noqa: E402
+from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell  # noqa: E402
 from nas_exp.search_spaces.nb201 import OPS, Arch  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -41,6 +41,8 @@ class ReferenceMixedOp(MixedOp):
 
 def to_reference(net: nn.Module) -> nn.Module:
     for module in net.modules():
+        if isinstance(module, SearchCell):
+            module.by_source = False  # edge by edge
         if isinstance(module, MixedOp):
             module.__class__ = ReferenceMixedOp
             module.candidates[POOL] = reference_pool()
@@ -152,3 +154,46 @@ def test_supernet_in_double_precision_equals_the_reference_to_rounding():
     assert torch.allclose(d_alpha, ref_alpha, rtol=1e-9, atol=1e-12)
     for mine, theirs in zip(d_weights, ref_weights):
         assert torch.allclose(mine, theirs, rtol=1e-9, atol=1e-12)
+
+
+def _edge_by_edge(net: nn.Module) -> nn.Module:
+    for module in net.modules():
+        if isinstance(module, SearchCell):
+            module.by_source = False
+    return net
+
+
+def test_supernet_by_source_equals_edge_by_edge_in_eval_mode_and_falls_back_under_drop_path():
+    """The node-by-node cell (``SearchCell.mixed_by_source``) against ``MixedOp.mixed`` edge by edge: eval mode (BN
+    running statistics) agrees to rounding; with DropPath on, the cell goes edge by edge (the same masks)."""
+    torch.manual_seed(0)
+    net = NB201SuperNet(C=4, N=1, num_classes=5)
+    ref = _edge_by_edge(NB201SuperNet(C=4, N=1, num_classes=5))
+    ref.load_state_dict(net.state_dict())
+    x = torch.randn(6, 3, 8, 8)
+    w = torch.softmax(torch.randn(6, len(OPS)), dim=-1)
+    net.train()(x, weights=w)  # move the running statistics off their initial values
+    ref.train()(x, weights=w)
+    assert torch.allclose(net.eval()(x, weights=w), ref.eval()(x, weights=w), rtol=1e-5, atol=1e-6)
+    net.train(), ref.train()
+    net.set_drop_path(0.5, torch.Generator().manual_seed(3))
+    ref.set_drop_path(0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(net(x, weights=w), ref(x, weights=w))
+
+
+def test_supernet_by_source_has_the_edge_by_edge_alpha_hessian_in_double_precision():
+    """Second order (DARTS' Hessian-vector products w.r.t. the alphas: RobustDARTS' eigenvalue, darts2) through the
+    in-place node sums and the BN-weight alphas: equal to edge by edge to rounding in float64."""
+    torch.manual_seed(0)
+    net = NB201SuperNet(C=3, N=1, num_classes=4).double().train()
+    ref = _edge_by_edge(NB201SuperNet(C=3, N=1, num_classes=4)).double().train()
+    ref.load_state_dict(net.state_dict())
+    alphas = torch.randn(6, len(OPS), dtype=torch.float64, requires_grad=True)
+    x, y = torch.randn(4, 3, 8, 8, dtype=torch.float64), torch.randint(0, 4, (4,))
+    v = torch.randn(6, len(OPS), dtype=torch.float64)
+    hvps = []
+    for model in (net, ref):
+        loss = F.cross_entropy(model(x, weights=torch.softmax(alphas, dim=-1)), y)
+        (grad,) = torch.autograd.grad(loss, [alphas], create_graph=True)
+        hvps.append(torch.autograd.grad((grad * v).sum(), [alphas])[0])
+    assert torch.allclose(hvps[0], hvps[1], rtol=1e-9, atol=1e-12)

@@ -63,6 +63,17 @@ class AvgPool3x3(nn.Module):
         return "kernel_size=3, stride=1, padding=1, count_include_pad=False"
 
 
+def box_sum_and_inv_count(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the zero-padded 3x3 neighbourhood sum of ``x``, 1 / in-image neighbour count (1, 1, H, W)) on the CPU: their
+    product is ``AvgPool3x3()(x)``; the supernet scales one sum by several edges' weights. Other devices:
+    (``AvgPool3x3()(x)``, ones)."""
+    if x.device.type != "cpu" or x.dim() != 4:  # as AvgPool3x3: F.avg_pool2d off the CPU, times a count map of ones
+        return (F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False),
+                torch.ones((1,) * x.dim(), dtype=x.dtype, device=x.device))
+    kernel, inv_count = _box_filter(x.shape[1], x.shape[2], x.shape[3], x.dtype)
+    return F.conv2d(x, kernel, padding=1, groups=x.shape[1]), inv_count
+
+
 def _box_filter(channels: int, height: int, width: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """(depthwise ones kernel (channels, 1, 3, 3), 1 / in-image neighbour count (1, 1, height, width)) on the CPU;
     cached per shape in eager mode (under torch.compile they are built in the graph, as constants)."""

@@ -54,7 +54,8 @@ class MixedOp(nn.Module):
         (d/dw_none = op_none(x) = 0). The two convolutions' leading ReLU(x) is computed once and shared (the same
         value; one activation kept instead of two), each term is added with one fused ``addcmul``, and the pool's
         weight is folded into its 1 / count map (``AvgPool3x3.scaled``). Equal to the plain running sum of
-        ``w_k * op_k(x)`` up to float rounding (``tests/test_fast_ops.py``)."""
+        ``w_k * op_k(x)`` up to float rounding (``tests/test_fast_ops.py``). A DARTS ``SearchCell`` uses it only
+        with DropPath in effect; otherwise it computes its edges node by node (``SearchCell.mixed_by_source``)."""
         total: torch.Tensor | None = None
         relu: torch.Tensor | None = None
         for k in self._live:
