@@ -320,6 +320,18 @@ def check_initial_design(optimizer: DictConfig, budget: Budget, space: SearchSpa
                           f"search_space={space.name}; use optimizer.n_initial={size} or less")
 
 
+def check_space_room(optimizer: Optimizer, budget: Budget, space: SearchSpace) -> None:
+    """An optimizer that never proposes a configuration twice (smac, smac_bb) cannot spend more evaluations than
+    the space has configurations (e.g. search_space=tiny_cell's 18)."""
+    size = space_size(space.configspace)  # at most this many (conditions not counted); None: continuous
+    if optimizer.proposes_each_once and budget.max_evaluations is not None and size is not None \
+            and budget.max_evaluations > size:
+        raise ConfigError(f"optimizer={optimizer.name} proposes each configuration once, and search_space="
+                          f"{space.name} has at most {size}: budget.max_evaluations={budget.max_evaluations} would "
+                          f"use it up; use budget.max_evaluations={size} or less, or optimizer=random (which "
+                          f"repeats once the space is used up)")
+
+
 def expected_trials(budget: Budget, evaluator: Evaluator) -> int | None:
     """How many evaluations the budget is expected to allow: its evaluation count, or its simulated seconds over
     the table's mean cost of a full evaluation (the smaller where both are set); None where unknown."""
@@ -361,6 +373,7 @@ def build_components(cfg: DictConfig, run_dir: Path) -> Components:
                                    **({"objectives": list(objective.names)} if takes_objectives else {}),
                                    **encoder_kwargs(cfg, space),
                                    **(scorer_kwargs(cfg, space) if takes_scorer else {}))
+    check_space_room(optimizer, budget, space)
     check_fidelities(optimizer, evaluator)
     check_objectives(optimizer, objective, evaluator, cfg)
     logger: Logger = build(cfg.logger)

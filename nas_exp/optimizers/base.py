@@ -29,6 +29,8 @@ class Optimizer(ABC):
     takes_objectives: bool = False  # its constructor takes ``objectives`` (the objective names)
     takes_proxy_scorer: bool = False  # its constructor takes ``scorer``, a zero-cost ProxyScorer the run builds
     # from the space (nas_exp/proxies/scorer.py) with the optimizer's proxy_settings, use_cache and cache_root
+    proposes_each_once: bool = False  # never proposes a configuration twice (SMAC's lookup intensifier): an
+    # evaluation budget larger than the space is refused before the run
     uses_budgets: bool = False  # multi-fidelity: asks for budgets (epochs), listed by ``budgets()``
     writes_run_history: bool = False  # writes its own DeepCAVE-readable run history (SMAC: smac3/); else the
     # run exports one (nas_exp/deepcave/)

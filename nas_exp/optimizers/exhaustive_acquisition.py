@@ -15,6 +15,8 @@ from smac.acquisition.maximizer.abstract_acquisition_maximizer import AbstractAc
 from smac.acquisition.maximizer.helpers import ChallengerList
 from smac.random_design.abstract_random_design import AbstractRandomDesign
 
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
+
 from nas_exp.errors import UserError
 from nas_exp.optimizers.config_moves import finite_choices
 
@@ -24,7 +26,9 @@ MAX_CONFIGS = 1_000_000
 def _choices(configspace: ConfigurationSpace) -> tuple[list[str], list[tuple], str | None]:
     """Names and value lists of the hyperparameters, and why the space cannot be enumerated (None if it can)."""
     if configspace.conditions or configspace.forbidden_clauses:
-        return [], [], "exhaustive acquisition needs a ConfigSpace without conditions or forbidden clauses"
+        n = len(configspace.conditions) + len(configspace.forbidden_clauses)
+        return [], [], (f"exhaustive acquisition needs a ConfigSpace without conditions or forbidden clauses (this "
+                        f"one has {n}): use acquisition=local_search (or auto)")
     names, choices = [], []
     for hp in configspace.values():
         values = finite_choices(hp)
@@ -143,6 +147,8 @@ class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
 
         def challengers() -> Sequence[Configuration]:
             rows, _ = self._ranked(previous_configs, n_points)
+            if rows.size == 0:  # every configuration evaluated: SMAC's signal, not its ChallengerList's IndexError
+                raise ConfigurationSpaceExhaustedException()
             return _LazyConfigs(self._configspace, self._arrays[rows])
 
         challenger_list = ChallengerList(self._configspace, challengers, random_design)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smac import Scenario
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.runhistory.dataclasses import TrialValue
 from smac.utils.numpyencoder import NumpyEncoder
 
@@ -119,6 +120,7 @@ class SMACAskTell(Optimizer):
         self.log_level = log_level
         self.save_every = save_every
         self._told = 0
+        self._asked = 0
         self._clock = 0.0  # simulated seconds told so far: the trials' start and end times in SMAC's run history
         logging.getLogger("smac").setLevel(log_level)  # also after Hydra re-configures logging for a later job
         self.smac: Any = None
@@ -140,7 +142,14 @@ class SMACAskTell(Optimizer):
         raise RuntimeError("SMAC is driven by ask/tell here; the target function is never called")
 
     def ask(self) -> Trial:
-        info = self.smac.ask()
+        try:
+            info = self.smac.ask()
+        except ConfigurationSpaceExhaustedException:
+            raise UserError(f"optimizer={self.name} found no configuration left that it has not proposed, after "
+                            f"{self._asked} trials of this run: the space is used up; set budget.max_evaluations="
+                            f"{self._asked} or less, or use optimizer=random (which repeats once the space is used "
+                            f"up)") from None
+        self._asked += 1
         return Trial(config=info.config, budget=info.budget, handle=info)
 
     def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None:

@@ -15,6 +15,7 @@ class SMACBlackBox(SMACAskTell):
     ``gp_growth=0`` is SMAC's own schedule (every fit)."""
 
     name = "smac_bb"
+    proposes_each_once = True
 
     def __init__(self, *args, n_initial: int | None = None, acquisition: str = "auto", gp_warmup: int = 20,
                  gp_growth: float = 0.25, **kwargs) -> None:

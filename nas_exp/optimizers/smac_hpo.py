@@ -18,6 +18,7 @@ MULTI_OBJECTIVE = ("parego",)
 class SMACOptimizer(SMACAskTell):
     takes_objectives = True  # one objective, or several with ParEGO (multi_objective is set from them)
     name = "smac"
+    proposes_each_once = True
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
                  rf_max_leaf_nodes: int | None = None,
