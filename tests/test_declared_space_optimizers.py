@@ -165,3 +165,15 @@ def test_smac_trains_chain_cells_on_digits(tmp_path, monkeypatch):
     for row in rows:
         assert space.key(space.from_key(row["arch"])) == row["arch"] and 0.0 <= float(row["valid_acc"]) <= 100.0
         assert "learning_rate" in row["hyperparameters"]
+
+
+def test_network_size_settings_on_a_chain_space_are_refused(tmp_path, monkeypatch):
+    """chain_cnn's widths and repeats are its hyperparameters: evaluation.C/N would be ignored."""
+    from nas_exp.app import run_experiment
+
+    monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path))
+    cfg = composed(["search_space=chain_cnn", "optimizer=random", "budget.max_evaluations=1", "evaluation.C=4",
+                    "evaluation.checkpoint_dir=null"])
+    with pytest.raises(UserError, match=r"search_space=chain_cnn takes its widths and repeats from its "
+                                        r"hyperparameters, so evaluation.C=4 would be ignored; drop it$"):
+        run_experiment(cfg, tmp_path / "run")

@@ -82,6 +82,11 @@ class TrainEvaluator:
         for name, value in (("C", C), ("N", N)):
             require_int(value, f"evaluation.{name}")
         self.C, self.N = C, N
+        changed = [f"evaluation.{name}={value}" for name, value, default in (("C", C, 16), ("N", N, 5))
+                   if value != default]
+        if changed and not space.reads_network_size:
+            raise UserError(f"search_space={space.name} takes its widths and repeats from its hyperparameters, so "
+                            f"{' '.join(changed)} would be ignored; drop {'it' if len(changed) == 1 else 'them'}")
         self.recipe = TrainRecipe().updated({k: _plain(v) for k, v in dict(recipe or {}).items()})
         self.max_epochs = (self.recipe.epochs if epochs is None
                            else epochs_in_range(epochs, self.recipe.epochs, "evaluation.epochs (<= recipe.epochs)"))

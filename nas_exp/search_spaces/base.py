@@ -42,6 +42,8 @@ class SearchSpace(ABC):
     name: str = "space"
     capabilities: frozenset[str] = frozenset()
     training_hyperparameters: tuple[str, ...] = ()  # the keys ``hyperparameters`` returns (only training uses them)
+    reads_network_size: bool = True  # build_network's C (width) and N (depth) shape the network; False where
+    # the architecture itself fixes them (chain spaces: widths and repeats are hyperparameters)
     configspace: ConfigurationSpace
 
     # -- the two converters ------------------------------------------------------------------------------------

@@ -88,6 +88,8 @@ def _evaluate(tree: ast.AST, values: Mapping[str, Any]) -> int:
 class DeclaredChainSpace(SearchSpace):
     """A chain space of a declaration: ConfigSpace (choices, conditions, training floats), networks of blocks."""
 
+    reads_network_size = False  # widths and repeats are the hyperparameters: evaluation.C/N do not apply
+
     capabilities = frozenset({NETWORK})
 
     def __init__(self, name: str | None = None, hyperparameters: Any = None, training: Any = None,
