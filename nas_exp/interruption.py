@@ -14,6 +14,7 @@ in the background) stays ignored. The previous handlers are restored when the bl
 
 from __future__ import annotations
 
+import inspect
 import signal
 import threading
 from collections.abc import Iterator
@@ -74,3 +75,29 @@ def interruptible(signals: tuple[int, ...] = HANDLED) -> Iterator[Interruption]:
     finally:
         for signum in installed:
             signal.signal(signum, previous[signum])
+
+
+@contextmanager
+def deferred(signals: tuple[int, ...] = HANDLED) -> Iterator[None]:
+    """Hold an ``interruptible`` run's SIGINT/SIGTERM while the block runs and raise ``RunInterrupted`` right after
+    it: for code that updates state in several steps which a stop half-way would leave inconsistent (SMAC's ask and
+    tell update its run history's running-trial counter and list one after the other; its save asserts they
+    agree). Signals handled by someone else, and other threads, are left as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    ours = {}
+    for signum in signals:
+        handler = signal.getsignal(signum)
+        if inspect.ismethod(handler) and isinstance(handler.__self__, Interruption):
+            ours[signum] = handler
+    held: list[int] = []
+    for signum in ours:
+        signal.signal(signum, lambda received, frame: held.append(received))
+    try:
+        yield
+    finally:
+        for signum, handler in ours.items():
+            signal.signal(signum, handler)
+        if held:
+            ours[held[0]](held[0], None)  # raises RunInterrupted (unless the run is already stopping)

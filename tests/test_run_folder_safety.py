@@ -216,6 +216,24 @@ def test_signal_handlers_are_restored_after_the_run(tmp_path, store_root, monkey
     assert {signum: signal.getsignal(signum) for signum in before} == before
 
 
+def test_a_signal_inside_a_deferred_block_stops_the_run_right_after_it():
+    """SMAC's ask and tell run in ``deferred`` blocks: a SIGTERM arriving inside one (which once left SMAC's run
+    history unsavable: its running-trial counter and list disagreed) is raised when the block ends, not inside."""
+    from nas_exp.interruption import RunInterrupted, deferred, interruptible
+
+    steps = []
+    with interruptible():
+        with pytest.raises(RunInterrupted) as stop:
+            with deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here: it must only record the signal
+                steps.append("the block finished")
+        assert stop.value.signum == signal.SIGTERM and steps == ["the block finished"]
+    with deferred():  # outside a run: nothing is held, nothing installed
+        steps.append("outside")
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and steps[-1] == "outside"
+
+
 # --- extending a run's budget ----------------------------------------------------------------------------------
 
 def test_finished_random_run_extended_equals_a_run_with_the_larger_budget(tmp_path, store_root, monkeypatch):

@@ -24,6 +24,7 @@ from smac.utils.numpyencoder import NumpyEncoder
 
 from nas_exp.checks import require_int
 from nas_exp.errors import UserError
+from nas_exp.interruption import deferred
 from nas_exp.optimizers.base import Optimizer, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
 from nas_exp.optimizers.smac_components import LookupConfigSelector, LookupIntensifier, LookupRandomForest
@@ -143,7 +144,8 @@ class SMACAskTell(Optimizer):
 
     def ask(self) -> Trial:
         try:
-            info = self.smac.ask()
+            with deferred():  # a stop inside SMAC's bookkeeping would leave its run history unsavable
+                info = self.smac.ask()
         except ConfigurationSpaceExhaustedException:
             raise UserError(f"optimizer={self.name} found no configuration left that it has not proposed, after "
                             f"{self._asked} trials of this run: the space is used up; set budget.max_evaluations="
@@ -159,8 +161,9 @@ class SMACAskTell(Optimizer):
         exports; SMAC itself only stores them."""
         self._told += 1
         start, self._clock = self._clock, self._clock + cost
-        self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost, starttime=start, endtime=self._clock),
-                       save=False)
+        with deferred():
+            self.smac.tell(trial.handle, TrialValue(cost=loss, time=cost, starttime=start, endtime=self._clock),
+                           save=False)
         if self._told % self.save_every == 0:
             self.save()
 
