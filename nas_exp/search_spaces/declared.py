@@ -123,6 +123,16 @@ class _Checker:
                             f"unknown key; valid keys: {', '.join(allowed)}")
         return dict(value)
 
+    def integer(self, value: Any, key: str, low: int, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(key, f"must be an int >= {low} ({what}), got {value!r}")
+        return value
+
+    def space_name(self, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_]+", value):
+            raise self.fail("name", f"must be the space's name (letters, digits, _), got {value!r}")
+        return value
+
     def choice(self, value: Any, key: str, valid: Sequence[str]) -> str:
         if value not in valid:
             raise self.fail(key, f"unknown value {value!r}; valid: {', '.join(valid)}")
@@ -148,9 +158,7 @@ def compile_cell(declaration: Mapping[str, Any], source: str) -> CellDeclaration
     """The checked ``CellDeclaration`` of a YAML mapping (``source``: the file, for error messages)."""
     check = _Checker(source)
     top = check.mapping(_plain(declaration), "", _TOP_KEYS)
-    name = top.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name or ""):
-        raise check.fail("name", f"must be the space's name (letters, digits, _), got {name!r}")
+    name = check.space_name(top.get("name"))
     benchmark = top.get("benchmark")
     if benchmark is not None:
         check.choice(benchmark, "benchmark", BENCHMARKS)
@@ -161,9 +169,7 @@ def compile_cell(declaration: Mapping[str, Any], source: str) -> CellDeclaration
         if choice == "node_inputs":
             raise check.fail("cell.choice", "node_inputs cells are compiled by declared_inputs.compile_node_inputs")
     cell = check.mapping(top["cell"], "cell", _CELL_KEYS)
-    nodes = cell.get("nodes")
-    if isinstance(nodes, bool) or not isinstance(nodes, int) or nodes < 2:
-        raise check.fail("cell.nodes", f"must be an int >= 2 (the input node 0 and the output node), got {nodes!r}")
+    nodes = check.integer(cell.get("nodes"), "cell.nodes", 2, "the input node 0 and the output node")
     combine = check.choice(cell.get("combine", "sum"), "cell.combine", COMBINES)
     default_ops = check.ops(cell["ops"], "cell.ops") if "ops" in cell else None
     raw_edges = cell.get("edges")
@@ -259,8 +265,7 @@ def _compile_macro(check: _Checker, value: Any) -> Macro:
     if not isinstance(widths, list) or not widths:
         raise check.fail("macro.widths", f"must be a non-empty list of channel multipliers of C, got {widths!r}")
     for i, w in enumerate(widths):
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise check.fail(f"macro.widths[{i}]", f"must be an int >= 1 (a multiple of C), got {w!r}")
+        check.integer(w, f"macro.widths[{i}]", 1, "a multiple of C")
     return Macro(stem=stem, widths=tuple(widths), reduction=reduction, head=head)
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,9 +99,7 @@ class DeclaredChainSpace(SearchSpace):
         check = _Checker(source)
         if unknown:
             raise check.fail(next(iter(unknown)), f"unknown key; valid keys: {', '.join(TOP_KEYS)}")
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise check.fail("name", f"must be the space's name (letters, digits, _), got {name!r}")
-        self.name, self.source = name, source
+        self.name, self.source = check.space_name(name), source
         hps = check.mapping(_plain(hyperparameters) or {}, "hyperparameters", list((_plain(hyperparameters) or {})))
         self.choices: dict[str, tuple] = {}
         self.dependent: dict[str, ast.Expression] = {}

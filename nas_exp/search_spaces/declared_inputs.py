@@ -82,29 +82,21 @@ class NodeInputDeclaration:
         return tuple(itertools.combinations(range(node), self.node_inputs))
 
 
-def _int(check: _Checker, value: Any, key: str, low: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise check.fail(key, f"must be an int >= {low} ({what}), got {value!r}")
-    return value
-
-
 def compile_node_inputs(declaration: Mapping[str, Any], source: str) -> NodeInputDeclaration:
     """The checked declaration of a node-input-choice cell space (``cell.choice: node_inputs``)."""
     check = _Checker(source)
     top = check.mapping(_plain(declaration), "", _TOP_KEYS)
-    name = top.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name or ""):
-        raise check.fail("name", f"must be the space's name (letters, digits, _), got {name!r}")
+    name = check.space_name(top.get("name"))
     if top.get("benchmark") is not None:
         raise check.fail("benchmark", "no benchmark table holds node-input-choice cells (train mode only); use null")
     cell = check.mapping(top["cell"], "cell", CELL_KEYS)
     check.choice(cell.get("choice"), "cell.choice", ("edge_ops", "node_inputs"))
-    inputs = _int(check, cell.get("inputs", 2), "cell.inputs", 2, "the cell's input nodes c_{k-2}, c_{k-1}")
+    inputs = check.integer(cell.get("inputs", 2), "cell.inputs", 2, "the cell's input nodes c_{k-2}, c_{k-1}")
     if inputs != 2:
         raise check.fail("cell.inputs", f"must be 2 (the darts skeleton feeds a cell the two previous cells' "
                                         f"outputs), got {inputs}")
-    intermediate = _int(check, cell.get("intermediate"), "cell.intermediate", 1, "the nodes each cell computes")
-    node_inputs = _int(check, cell.get("node_inputs", 2), "cell.node_inputs", 1, "inputs each node picks")
+    intermediate = check.integer(cell.get("intermediate"), "cell.intermediate", 1, "the nodes each cell computes")
+    node_inputs = check.integer(cell.get("node_inputs", 2), "cell.node_inputs", 1, "inputs each node picks")
     if node_inputs > inputs:
         raise check.fail("cell.node_inputs", f"the first intermediate node has {inputs} predecessors and cannot pick "
                                              f"{node_inputs} of them")
@@ -133,9 +125,9 @@ def _compile_darts_macro(check: _Checker, value: Any) -> DartsMacro:
                                            f"darts), got {macro.get('skeleton')!r}")
     stem = check.choice(macro.get("stem", "conv3x3_bn"), "macro.stem", ("conv3x3_bn",))
     head = check.choice(macro.get("head", "pool_linear"), "macro.head", ("pool_linear",))
-    multiplier = _int(check, macro.get("stem_multiplier", 3), "macro.stem_multiplier", 1,
+    multiplier = check.integer(macro.get("stem_multiplier", 3), "macro.stem_multiplier", 1,
                       "the stem's channels in units of C")
-    reductions = _int(check, macro.get("reductions", 2), "macro.reductions", 0, "reduction cells")
+    reductions = check.integer(macro.get("reductions", 2), "macro.reductions", 0, "reduction cells")
     return DartsMacro(stem=stem, stem_multiplier=multiplier, reductions=reductions, head=head)
 
 
