@@ -6,28 +6,17 @@ count (the run's trajectory must not)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from nas_exp.errors import import_optional
+from nas_exp.torch_threads import one_torch_thread
 
 
 def import_torch(who: str) -> Any:
     return import_optional("torch", who, "PyTorch for its predictor: pip install 'nas-exp[train]' "
                                          "(or pip install torch)")
-
-
-@contextmanager
-def one_thread(torch: Any) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class MLPEnsemble:
@@ -55,7 +44,7 @@ class MLPEnsemble:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self._fits)
         self._fits += 1
         sizes = [features.shape[1], *self.hidden, 1]
-        with one_thread(torch):
+        with one_torch_thread():
             self._layers = []
             for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
                 bound = 1.0 / fan_in ** 0.5  # PyTorch's nn.Linear initialisation
@@ -75,6 +64,6 @@ class MLPEnsemble:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Predicted losses, one row per member: shape (n_members, n_candidates)."""
         torch = self._torch
-        with one_thread(torch), torch.no_grad():
+        with one_torch_thread(), torch.no_grad():
             x = torch.as_tensor(features, dtype=torch.float32).expand(self.n_members, -1, -1)
             return self._forward(x).double().numpy() * self._scale + self._shift

@@ -35,9 +35,10 @@ import torch
 
 from nas_exp.data.paths import existing_root, resolve_root, shareable
 from nas_exp.errors import UserError
-from nas_exp.proxies.compute import ProxySettings, make_batch, one_torch_thread, score_arch
+from nas_exp.proxies.compute import ProxySettings, make_batch, score_arch
 from nas_exp.proxies.measures import PROXY_NAMES, Batch
 from nas_exp.search_spaces.base import FINITE, NETWORK, SearchSpace
+from nas_exp.torch_threads import one_torch_thread
 
 PART_ROWS = 256
 

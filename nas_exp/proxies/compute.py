@@ -11,8 +11,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -112,18 +111,6 @@ def make_batch(settings: ProxySettings) -> tuple[Batch, str]:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     described = f"{source}: {settings.batch_size} images (numpy seed {settings.seed}) resized to {size}x{size}"
     return Batch(x.contiguous(), torch.from_numpy(labels[rows].astype(np.int64))), described
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Torch on one thread inside (proxies of these small networks gain nothing from more, and lose a lot on a
-    busy machine: 10x slower on two threads shared with other work), as it was after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)

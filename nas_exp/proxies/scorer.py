@@ -19,6 +19,7 @@ from ConfigSpace import Configuration
 from nas_exp.errors import UserError
 from nas_exp.proxies.compute import ProxySettings, check_proxies
 from nas_exp.search_spaces.base import NETWORK, SearchSpace
+from nas_exp.torch_threads import one_torch_thread
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class ProxyScorer:
 
     def score(self, configs: Sequence[Configuration], proxy: str) -> ProxyScores:
         """``proxy`` of each configuration: from the cache where it has the architecture, else computed."""
-        from nas_exp.proxies.compute import make_batch, one_torch_thread, score_arch
+        from nas_exp.proxies.compute import make_batch, score_arch
 
         proxy = check_proxies([proxy])[0]
         archs = [self._space.from_config(c) for c in configs]
