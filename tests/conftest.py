@@ -47,6 +47,22 @@ def shared_nb201() -> Path:
     return SHARED_NB201
 
 
+def run_in_store(cfg, run_dir: Path, store_root: Path) -> dict:
+    """``run_experiment(cfg, run_dir)`` in process with ``$NAS_EXP_DATA`` set to ``store_root``, the environment
+    left as it was after (for the other tests of the same worker)."""
+    from nas_exp.app import run_experiment
+
+    before = os.environ.get("NAS_EXP_DATA")
+    os.environ["NAS_EXP_DATA"] = str(store_root)
+    try:
+        return run_experiment(cfg, run_dir)
+    finally:
+        if before is None:
+            os.environ.pop("NAS_EXP_DATA")
+        else:
+            os.environ["NAS_EXP_DATA"] = before
+
+
 def cli_env(store_root: Path) -> dict[str, str]:
     """The environment of `python run.py` in the tests: this one, with the test store and wandb offline."""
     env = {**os.environ, "NAS_EXP_DATA": str(store_root), "WANDB_MODE": "offline"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from conftest import REPO
-from nas_exp.app import run_experiment
+from conftest import REPO, run_in_store
 from nas_exp.components import ConfigError, encoder_kwargs, spaces_with
 from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import PATHS, CapabilityError
@@ -176,15 +174,7 @@ def test_optimizers_without_an_encoder_get_none_and_bad_encodings_are_one_line()
 def run(tmp_path: Path, store_root: Path, name: str, overrides: list[str]) -> tuple[list[dict], dict]:
     cfg = composed(["progress=false", "budget.max_evaluations=14", "optimizer=bananas", "optimizer.n_initial=4",
                     "optimizer.batch_size=5", "optimizer.epochs=30", *overrides])
-    before = os.environ.get("NAS_EXP_DATA")
-    os.environ["NAS_EXP_DATA"] = str(store_root)
-    try:
-        run_experiment(cfg, tmp_path / name)
-    finally:
-        if before is None:
-            os.environ.pop("NAS_EXP_DATA")
-        else:
-            os.environ["NAS_EXP_DATA"] = before
+    run_in_store(cfg, tmp_path / name, store_root)
     with open(tmp_path / name / "trajectory.csv", newline="") as handle:
         rows = [{k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(handle)]
     return rows, json.loads((tmp_path / name / "result.json").read_text())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from scipy import stats  # noqa: E402
 from torch import nn  # noqa: E402
 
-from conftest import REPO  # noqa: E402
-from nas_exp.app import run_experiment  # noqa: E402
+from conftest import REPO, run_in_store  # noqa: E402
 from nas_exp.errors import MissingDataError, UserError  # noqa: E402
 from nas_exp.models.params import count_parameters_mb  # noqa: E402
 from nas_exp.proxies import cache as proxy_cache  # noqa: E402
@@ -236,15 +234,7 @@ def test_fashion_mnist_batch_is_grey_repeated_to_three_channels():
 def _search(tmp_path: Path, store_root: Path, name: str, overrides: list[str]) -> tuple[list[dict], dict]:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["progress=false", "optimizer=bananas_zc", *overrides])
-    before = os.environ.get("NAS_EXP_DATA")
-    os.environ["NAS_EXP_DATA"] = str(store_root)
-    try:
-        run_experiment(cfg, tmp_path / name)
-    finally:
-        if before is None:
-            os.environ.pop("NAS_EXP_DATA")
-        else:
-            os.environ["NAS_EXP_DATA"] = before
+    run_in_store(cfg, tmp_path / name, store_root)
     with open(tmp_path / name / "trajectory.csv", newline="") as handle:
         rows = [{k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(handle)]
     return rows, json.loads((tmp_path / name / "zero_cost_warm_start.json").read_text())

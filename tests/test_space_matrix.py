@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from conftest import REPO
-from nas_exp.app import run_experiment
+from conftest import REPO, run_in_store
 from nas_exp.errors import UserError
 
 SPACES = {  # space -> (a dataset, the trajectory's search column)
@@ -50,15 +48,7 @@ def composed(overrides: list[str]):
 def run(tmp_path: Path, store_root: Path, name: str, overrides: list[str], n: int = N) -> tuple[list[dict], dict]:
     cfg = composed(["progress=false", f"budget.max_evaluations={n}", *overrides])
     run_dir = tmp_path / name
-    before = os.environ.get("NAS_EXP_DATA")
-    os.environ["NAS_EXP_DATA"] = str(store_root)
-    try:
-        run_experiment(cfg, run_dir)
-    finally:  # leave the environment as it was for the other tests
-        if before is None:
-            os.environ.pop("NAS_EXP_DATA")
-        else:
-            os.environ["NAS_EXP_DATA"] = before
+    run_in_store(cfg, run_dir, store_root)
     with open(run_dir / "trajectory.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return rows, json.loads((run_dir / "result.json").read_text())
