@@ -29,10 +29,12 @@ from nas_exp.one_shot import DARTS, ENAS, GDAS, RSWS, SPOS
 from nas_exp.one_shot.base import OneShotOptimizer
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.records import EpochRecord
+from nas_exp.search_spaces.nb201 import NB201Space
 from nas_exp.training.device import resolve_device
 from nas_exp.training.device_data import DeviceData
 
 console = Console()
+NB201_LAYOUT = NB201Space().supernet_layout()
 METHODS = {
     "darts": lambda **kw: DARTS(order=1, **kw),
     "darts2": lambda **kw: DARTS(order=2, **kw),
@@ -68,8 +70,8 @@ def reset_peak(device: torch.device) -> None:
 
 def bench_method(name: str, data: DeviceData, args: argparse.Namespace) -> list[tuple[EpochRecord, float, int]]:
     method: OneShotOptimizer = METHODS[name](
-        seed=0, epochs=args.epochs, C=args.C, N=args.N, batch_size=args.batch, steps_per_epoch=args.steps,
-        eval_batch_size=args.batch, eval_batches=args.eval_batches, select_batches=1)
+        layout=NB201_LAYOUT, seed=0, epochs=args.epochs, C=args.C, N=args.N, batch_size=args.batch,
+        steps_per_epoch=args.steps, eval_batch_size=args.batch, eval_batches=args.eval_batches, select_batches=1)
     batches = SearchBatches(data, args.batch, 0, eval_batch_size=args.batch, steps_per_epoch=args.steps)
     n_steps = min(args.steps or sys.maxsize, -(-len(data.train) // args.batch))
     rows: list[tuple[EpochRecord, float, int]] = []

@@ -14,7 +14,7 @@ alike; use the ratios, not the absolute times). ``--clock cpu`` (default) times 
 core, which wall time (``--clock wall``) does not:
 
 * plain: ``NB201Network`` with the all-nor_conv_3x3 cell (the largest network of the space) at the same C, N;
-* supernet: ``NB201SuperNet`` as it is now (``SearchCell.mixed_by_source``: node by node, shared ReLU and pool sum
+* supernet: the NB201 supernet as it is now (``SearchCell.mixed_by_source``: node by node, shared ReLU and pool sum
   per node, alpha as the BN's affine weight, in-place node sums);
 * supernet, edge by edge: the same net with ``SearchCell.by_source = False``: each edge's ``MixedOp.mixed`` (the
   code before ``mixed_by_source``);
@@ -49,11 +49,12 @@ from torch import nn
 
 from nas_exp.models.network import NB201Network
 from nas_exp.one_shot.mixed_op import MixedOp
-from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell
-from nas_exp.search_spaces.nb201 import OPS, Arch
+from nas_exp.one_shot.supernet import SearchCell, build_supernet
+from nas_exp.search_spaces.nb201 import OPS, Arch, NB201Space
 
 console = Console(width=160)  # not a terminal (a pipe, a log): wide enough for the tables
 WARMUP: dict[str, float] = {}  # seconds of each net's first step (with --compile: mostly compilation)
+NB201_LAYOUT = NB201Space().supernet_layout()
 ALL_CONV3 = Arch(("nor_conv_3x3",) * 6)
 
 
@@ -140,23 +141,23 @@ def bench_size(C: int, N: int, batch: int, rounds: int, channels_last: bool,
     torch.manual_seed(1)
     nets["plain"] = (NB201Network(ALL_CONV3, C=C, N=N), None)
     torch.manual_seed(2)
-    nets["supernet"] = (NB201SuperNet(C, N), weights)
+    nets["supernet"] = (build_supernet(NB201_LAYOUT, C, N), weights)
     torch.manual_seed(2)
-    nets["supernet, edge by edge"] = (edge_by_edge(NB201SuperNet(C, N)), weights)
+    nets["supernet, edge by edge"] = (edge_by_edge(build_supernet(NB201_LAYOUT, C, N)), weights)
     torch.manual_seed(2)
-    nets["supernet, old ops"] = (use_old_ops(NB201SuperNet(C, N)), weights)
+    nets["supernet, old ops"] = (use_old_ops(build_supernet(NB201_LAYOUT, C, N)), weights)
     if channels_last:
         cl = torch.channels_last
         torch.manual_seed(1)
         nets["plain + channels_last"] = (NB201Network(ALL_CONV3, C=C, N=N).to(memory_format=cl), None)
         torch.manual_seed(2)
-        nets["supernet + channels_last"] = (NB201SuperNet(C, N).to(memory_format=cl), weights)
+        nets["supernet + channels_last"] = (build_supernet(NB201_LAYOUT, C, N).to(memory_format=cl), weights)
     if compile:  # in the layout the project uses (channels_last), torch.compile's default mode (Inductor, C++)
         cl = torch.channels_last
         torch.manual_seed(1)
         nets["plain + channels_last + compile"] = (NB201Network(ALL_CONV3, C=C, N=N).to(memory_format=cl), None)
         torch.manual_seed(2)
-        nets["supernet + channels_last + compile"] = (NB201SuperNet(C, N).to(memory_format=cl), weights)
+        nets["supernet + channels_last + compile"] = (build_supernet(NB201_LAYOUT, C, N).to(memory_format=cl), weights)
     steps = {}
     for name, (net, w) in nets.items():
         x = images.contiguous(memory_format=torch.channels_last) if "channels_last" in name else images
@@ -187,7 +188,8 @@ def rss_child(variant: str, steps: int) -> None:
     from nas_exp.training.device_data import DeviceData  # noqa: PLC0415
 
     data = DeviceData.from_dataset(synthetic_cifar(steps * 64), torch.device("cpu"))
-    method = DARTS(order=1, seed=0, epochs=1, C=16, N=5, batch_size=64, steps_per_epoch=steps, eval_batch_size=64,
+    method = DARTS(order=1, layout=NB201_LAYOUT, seed=0, epochs=1, C=16, N=5, batch_size=64, steps_per_epoch=steps,
+                   eval_batch_size=64,
                    eval_batches=1, select_batches=1)
     batches = SearchBatches(data, 64, 0, eval_batch_size=64, steps_per_epoch=steps)
     method.setup(batches.num_classes, batches.in_channels, batches.device)

@@ -79,7 +79,7 @@ import yaml  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 
 from conftest import REPO  # noqa: E402
-from nas_exp.search_spaces.base import NETWORK  # noqa: E402
+from nas_exp.search_spaces.base import CELL_DAG, NETWORK  # noqa: E402
 from nas_exp.search_spaces.declared import DeclarationError, DeclaredCellSpace  # noqa: E402
 from nas_exp.search_spaces.declared_inputs import NodeInputCellSpace, from_genotype  # noqa: E402
 
@@ -100,7 +100,7 @@ def darts() -> NodeInputCellSpace:
 def test_darts_configspace_is_node_input_choices_with_conditions(darts):
     from ConfigSpace import InCondition
 
-    assert isinstance(darts, NodeInputCellSpace) and darts.capabilities == {NETWORK}
+    assert isinstance(darts, NodeInputCellSpace) and darts.capabilities == {NETWORK, CELL_DAG}
     names = {hp.name for hp in darts.configspace.values()}
     for t in ("normal", "reduction"):
         assert f"{t}_inputs_2" not in names  # node 2 has exactly its 2 predecessors

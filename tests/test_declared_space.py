@@ -135,7 +135,7 @@ def test_a_new_space_is_one_yaml_file_trained(tmp_path, monkeypatch):
     rows = _trajectory(tmp_path / "run")
     assert len(rows) == 2
     space = DeclaredCellSpace.from_yaml(conf / "my_cell.yaml")
-    assert len(space) == 18 and space.capabilities == {NETWORK, FINITE}
+    assert len(space) == 18 and space.capabilities == {NETWORK, FINITE, CELL_DAG}
     for row in rows:
         arch = space.from_key(row["arch"])
         assert space.key(arch) == row["arch"] and 0.0 <= float(row["valid_acc"]) <= 100.0

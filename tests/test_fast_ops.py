@@ -14,8 +14,9 @@ from torch import nn  # noqa: E402
 from nas_exp.models.network import NB201Network  # noqa: E402
 from nas_exp.models.operations import AvgPool3x3, build_op  # noqa: E402
 from nas_exp.one_shot.mixed_op import MixedOp  # noqa: E402
-from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell  # noqa: E402
+from nas_exp.one_shot.supernet import SearchCell  # noqa: E402
 from nas_exp.search_spaces.nb201 import OPS, Arch  # noqa: E402
+from one_shot_helpers import NB201_LAYOUT, nb201_mixed_op, nb201_supernet  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 POOL = OPS.index("avg_pool_3x3")
@@ -86,8 +87,8 @@ def _grads(net: nn.Module, alphas: torch.Tensor, x: torch.Tensor, y: torch.Tenso
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 def test_supernet_loss_and_gradients_equal_the_reference(layout):
     torch.manual_seed(0)
-    net = NB201SuperNet(C=4, N=1, num_classes=5)
-    ref = to_reference(NB201SuperNet(C=4, N=1, num_classes=5))
+    net = nb201_supernet(C=4, N=1, num_classes=5)
+    ref = to_reference(nb201_supernet(C=4, N=1, num_classes=5))
     ref.load_state_dict(net.state_dict())
     net, ref = net.to(memory_format=layout).train(), ref.train()
     alphas = torch.randn(6, len(OPS), requires_grad=True)
@@ -106,7 +107,7 @@ def test_skipping_none_is_exact_in_value_and_in_the_weights_gradient():
     """d(sum_k w_k op_k(x))/dw_none = op_none(x) = 0: leaving none out loses no gradient (alpha_none still gets its
     share through the softmax)."""
     torch.manual_seed(0)
-    mixed = MixedOp(3).train()
+    mixed = nb201_mixed_op(3).train()
     x = torch.randn(4, 3, 5, 5)
     w_all = torch.softmax(torch.randn(len(OPS)), dim=0).requires_grad_()
     w_new = w_all.detach().clone().requires_grad_()
@@ -120,7 +121,7 @@ def test_skipping_none_is_exact_in_value_and_in_the_weights_gradient():
 
 def test_mixed_op_with_drop_path_draws_the_same_masks_as_the_reference():
     torch.manual_seed(0)
-    mixed, ref = MixedOp(3), ReferenceMixedOp(3)
+    mixed, ref = nb201_mixed_op(3), ReferenceMixedOp(3, OPS)
     ref.load_state_dict(mixed.state_dict())
     x, w = torch.randn(8, 3, 5, 5), torch.softmax(torch.randn(len(OPS)), dim=0)
     for op in (mixed, ref):
@@ -143,8 +144,8 @@ def test_supernet_in_double_precision_equals_the_reference_to_rounding():
     """In float64 the new edge and the reference agree to ~1e-13: the float32 differences are rounding only (in
     float32 the alpha gradient of a deep supernet is itself only good to ~1e-4 absolute, old ops or new)."""
     torch.manual_seed(0)
-    net = NB201SuperNet(C=3, N=2, num_classes=4).double().train()
-    ref = to_reference(NB201SuperNet(C=3, N=2, num_classes=4)).double().train()
+    net = nb201_supernet(C=3, N=2, num_classes=4).double().train()
+    ref = to_reference(nb201_supernet(C=3, N=2, num_classes=4)).double().train()
     ref.load_state_dict(net.state_dict())
     alphas = torch.randn(6, len(OPS), dtype=torch.float64, requires_grad=True)
     x, y = torch.randn(4, 3, 8, 8, dtype=torch.float64), torch.randint(0, 4, (4,))
@@ -167,8 +168,8 @@ def test_supernet_by_source_equals_edge_by_edge_in_eval_mode_and_falls_back_unde
     """The node-by-node cell (``SearchCell.mixed_by_source``) against ``MixedOp.mixed`` edge by edge: eval mode (BN
     running statistics) agrees to rounding; with DropPath on, the cell goes edge by edge (the same masks)."""
     torch.manual_seed(0)
-    net = NB201SuperNet(C=4, N=1, num_classes=5)
-    ref = _edge_by_edge(NB201SuperNet(C=4, N=1, num_classes=5))
+    net = nb201_supernet(C=4, N=1, num_classes=5)
+    ref = _edge_by_edge(nb201_supernet(C=4, N=1, num_classes=5))
     ref.load_state_dict(net.state_dict())
     x = torch.randn(6, 3, 8, 8)
     w = torch.softmax(torch.randn(6, len(OPS)), dim=-1)
@@ -185,8 +186,8 @@ def test_supernet_by_source_has_the_edge_by_edge_alpha_hessian_in_double_precisi
     """Second order (DARTS' Hessian-vector products w.r.t. the alphas: RobustDARTS' eigenvalue, darts2) through the
     in-place node sums and the BN-weight alphas: equal to edge by edge to rounding in float64."""
     torch.manual_seed(0)
-    net = NB201SuperNet(C=3, N=1, num_classes=4).double().train()
-    ref = _edge_by_edge(NB201SuperNet(C=3, N=1, num_classes=4)).double().train()
+    net = nb201_supernet(C=3, N=1, num_classes=4).double().train()
+    ref = _edge_by_edge(nb201_supernet(C=3, N=1, num_classes=4)).double().train()
     ref.load_state_dict(net.state_dict())
     alphas = torch.randn(6, len(OPS), dtype=torch.float64, requires_grad=True)
     x, y = torch.randn(4, 3, 8, 8, dtype=torch.float64), torch.randint(0, 4, (4,))

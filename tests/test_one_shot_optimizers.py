@@ -19,9 +19,10 @@ from nas_exp.one_shot.settings import OneShotSettings
 from nas_exp.one_shot.unrolled import unrolled_alpha_grad
 from nas_exp.search_spaces.nb201 import N_EDGES, Arch
 from nas_exp.training.device_data import DeviceData
+from one_shot_helpers import NB201_LAYOUT
 
-TINY = {"epochs": 2, "C": 4, "N": 1, "batch_size": 32, "steps_per_epoch": 3, "eval_batch_size": 128,
-        "eval_batches": 1}
+TINY = {"layout": NB201_LAYOUT, "epochs": 2, "C": 4, "N": 1, "batch_size": 32, "steps_per_epoch": 3,
+        "eval_batch_size": 128, "eval_batches": 1}
 CASES = {
     "darts": (DARTS, {}),
     "darts2_smooth_hessian": (DARTS, {"order": 2, "smooth_epsilon": 0.2, "hessian": "track",
@@ -144,10 +145,10 @@ def test_unrolled_gradient_matches_exact_second_order_gradient():
 @pytest.mark.parametrize("kind", ["lstm", "per_edge"])
 def test_controller_log_prob_and_greedy_decoding(kind):
     torch.manual_seed(0)
-    controller = build_controller(kind)
+    controller = build_controller(kind, NB201_LAYOUT.decision_sizes)
     decision = controller.sample(torch.Generator().manual_seed(0))
-    assert len(decision.path) == N_EDGES and all(0 <= i < 5 for i in decision.path)
-    replay = controller.decode(lambda logits, path=iter(decision.path): next(path))
+    assert len(decision.decisions) == N_EDGES and all(0 <= i < 5 for i in decision.decisions)
+    replay = controller.decode(lambda logits, path=iter(decision.decisions): next(path))
     assert torch.allclose(replay.log_prob, decision.log_prob) and float(decision.log_prob.detach()) < 0
     assert 0 < float(decision.entropy.detach()) <= N_EDGES * math.log(5) + 1e-5
     greedy = controller.greedy()
@@ -169,15 +170,15 @@ def test_bad_settings_fail_in_one_line(bad, message):
 
 def test_bad_method_options_fail_in_one_line():
     with pytest.raises(ValueError, match="order must be 1"):
-        DARTS(order=3)
+        DARTS(order=3, layout=NB201_LAYOUT)
     with pytest.raises(ValueError, match="hessian must be null, track or stop"):
-        DARTS(hessian="always")
+        DARTS(hessian="always", layout=NB201_LAYOUT)
     with pytest.raises(ValueError, match="unknown ENAS controller"):
-        ENAS(controller="gru")
+        ENAS(controller="gru", layout=NB201_LAYOUT)
     with pytest.raises(ValueError, match="tau_min"):
-        GDAS(tau_min=0.0)
+        GDAS(tau_min=0.0, layout=NB201_LAYOUT)
     with pytest.raises(ValueError, match="n_parents"):
-        SPOS(population_size=4, n_parents=5)
+        SPOS(population_size=4, n_parents=5, layout=NB201_LAYOUT)
 
 
 def test_darts_hessian_stop_ends_the_search_early_with_the_earlier_cell(digits):

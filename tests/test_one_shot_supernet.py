@@ -11,10 +11,11 @@ from nas_exp.models.network import NB201Network
 from nas_exp.models.operations import build_op
 from nas_exp.one_shot.drop_path import DropPath, scheduled_drop_prob
 from nas_exp.one_shot.mixed_op import MixedOp
-from nas_exp.one_shot.sampling import argmax_arch, gumbel_noise, gumbel_softmax_hard, linear_temperature
+from nas_exp.one_shot.sampling import gumbel_noise, gumbel_softmax_hard, linear_temperature
 from nas_exp.one_shot.scoring import batch_norms, oneshot_accuracy
-from nas_exp.one_shot.supernet import NB201SuperNet, SearchCell
+from nas_exp.one_shot.supernet import SearchCell
 from nas_exp.search_spaces.nb201 import OPS, Arch
+from one_shot_helpers import NB201_LAYOUT, nb201_mixed_op, nb201_supernet
 
 ARCH = Arch.from_str("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
 
@@ -29,7 +30,7 @@ def one_hot(k: int, n: int = len(OPS)) -> torch.Tensor:
 @pytest.mark.parametrize("k", range(len(OPS)))
 def test_mixed_op_with_one_hot_weights_equals_the_standalone_op(k):
     torch.manual_seed(k)
-    mixed = MixedOp(4)
+    mixed = nb201_mixed_op(4)
     standalone = build_op(OPS[k], 4)
     result = standalone.load_state_dict(mixed.candidates[k].state_dict(), strict=False)
     assert result.unexpected_keys == []
@@ -45,7 +46,7 @@ def test_mixed_op_with_one_hot_weights_equals_the_standalone_op(k):
 
 def test_mixed_op_is_the_weighted_sum_of_its_ops():
     torch.manual_seed(0)
-    mixed = MixedOp(3).eval()
+    mixed = nb201_mixed_op(3).eval()
     x = torch.randn(2, 3, 4, 4)
     weights = torch.softmax(torch.randn(len(OPS)), dim=0)
     expected = sum(w * op(x) for w, op in zip(weights, mixed.candidates))
@@ -54,7 +55,7 @@ def test_mixed_op_is_the_weighted_sum_of_its_ops():
 
 def test_supernet_on_one_path_computes_nb201s_standalone_network():
     torch.manual_seed(0)
-    supernet = NB201SuperNet(C=4, N=2, num_classes=10)
+    supernet = nb201_supernet(C=4, N=2, num_classes=10)
     network = NB201Network(ARCH, C=4, N=2, num_classes=10)
     network.stem.load_state_dict(supernet.stem.state_dict())
     for mine, theirs in zip(supernet.cells, network.cells):
@@ -77,7 +78,7 @@ def test_supernet_on_one_path_computes_nb201s_standalone_network():
 
 def test_gdas_computes_one_path_per_edge_and_reaches_every_alpha():
     torch.manual_seed(0)
-    supernet = NB201SuperNet(C=4, N=2, num_classes=10)
+    supernet = nb201_supernet(C=4, N=2, num_classes=10)
     calls: dict[tuple[int, int], int] = {}
     edges = [edge for edge in supernet.mixed_ops()]
     for e, edge in enumerate(edges):
@@ -102,13 +103,13 @@ def test_gumbel_temperature_anneals_from_10_to_01():
 
 def test_argmax_arch_discretizes_per_edge():
     alphas = torch.stack([one_hot(k) for k in ARCH.op_indices]) * 3 + 0.1 * torch.randn(6, len(OPS))
-    assert argmax_arch(alphas) == ARCH
+    assert NB201_LAYOUT.discretize(alphas.numpy()) == ARCH
     with pytest.raises(ValueError, match="shape"):
-        argmax_arch(torch.zeros(5, 5))
+        NB201_LAYOUT.discretize(np.zeros((5, 5)))
 
 
 def test_supernet_rejects_a_malformed_architecture():
-    supernet = NB201SuperNet(C=4, N=1)
+    supernet = nb201_supernet(C=4, N=1)
     x = torch.randn(1, 3, 8, 8)
     with pytest.raises(ValueError, match="weights"):
         supernet(x)
@@ -142,7 +143,7 @@ def test_scheduled_drop_path_ramps_linearly():
 
 
 def test_supernet_drop_path_reaches_every_parametric_edge():
-    supernet = NB201SuperNet(C=4, N=1).train()
+    supernet = nb201_supernet(C=4, N=1).train()
     supernet.set_drop_path(0.5, torch.Generator().manual_seed(0))
     x = torch.randn(64, 3, 8, 8)
     path = Arch.from_str("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|nor_conv_3x3~2|").op_indices
@@ -155,7 +156,7 @@ def test_supernet_drop_path_reaches_every_parametric_edge():
 @pytest.mark.parametrize("bn_mode", ["train", "recalibrate"])
 def test_scoring_leaves_the_supernet_as_it_was(bn_mode):
     torch.manual_seed(0)
-    supernet = NB201SuperNet(C=4, N=1).train()
+    supernet = nb201_supernet(C=4, N=1).train()
     supernet.set_drop_path(0.4)
     supernet(torch.randn(16, 3, 8, 8), path=ARCH.op_indices)  # some running statistics
     buffers = {k: v.clone() for k, v in supernet.state_dict().items()}

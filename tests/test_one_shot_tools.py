@@ -12,11 +12,11 @@ from nas_exp.one_shot.eigen_stop import EigenvalueStopper
 from nas_exp.one_shot.evolution import EvolutionSettings, crossover, evolve, mutate
 from nas_exp.one_shot.hessian import dominant_eigenvalue
 from nas_exp.one_shot.rank_correlation import cell_rank_correlation, rank_correlation
-from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.smoothing import smoothed_weights
 from nas_exp.one_shot.table import CellTable
 from nas_exp.one_shot.trajectory import OneShotRow, one_shot_trajectory_writer, read_one_shot_trajectory
-from nas_exp.search_spaces.nb201 import N_CELLS, Arch
+from nas_exp.search_spaces.nb201 import N_CELLS, Arch, NB201Space
+from one_shot_helpers import NB201_LAYOUT
 
 
 def quadratic(eigenvalues: list[float], seed: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def test_power_iteration_on_a_matrix_shaped_parameter():
 
 
 def test_eigenvalue_stopper_stops_on_growth_and_returns_the_earlier_cell():
-    cells = sample_distinct_cells(10, np.random.default_rng(0))
+    cells = NB201_LAYOUT.distinct_cells(10, np.random.default_rng(0))
     stopper = EigenvalueStopper(window=2, factor=1.3)
     values = [1.0, 1.0, 1.05, 1.1, 1.5, 2.5, 4.0]
     reasons = []
@@ -94,26 +94,26 @@ def test_rank_correlation_against_known_orderings():
 
 
 def test_cell_rank_correlation_scores_every_cell_both_ways():
-    cells = sample_distinct_cells(8, np.random.default_rng(1))
+    cells = NB201_LAYOUT.distinct_cells(8, np.random.default_rng(1))
     convs = lambda arch: float(sum(op.startswith("nor_conv") for op in arch) + arch.code * 1e-6)  # noqa: E731
-    found = cell_rank_correlation(cells, convs, lambda arch: -convs(arch))
+    found = cell_rank_correlation(cells, convs, lambda arch: -convs(arch), Arch.to_str)
     assert found.kendall_tau == pytest.approx(-1.0) and found.n_cells == 8
     assert [c["arch"] for c in found.cells] == [a.to_str() for a in cells]
 
 
 def test_sampled_cells_are_distinct_and_reproducible():
-    cells = sample_distinct_cells(300, np.random.default_rng(0))
-    assert len(set(cells)) == 300 and cells == sample_distinct_cells(300, np.random.default_rng(0))
-    assert len(sample_distinct_cells(N_CELLS + 5, np.random.default_rng(0))) == N_CELLS
+    cells = NB201_LAYOUT.distinct_cells(300, np.random.default_rng(0))
+    assert len(set(cells)) == 300 and cells == NB201_LAYOUT.distinct_cells(300, np.random.default_rng(0))
+    assert len(NB201_LAYOUT.distinct_cells(N_CELLS + 5, np.random.default_rng(0))) == N_CELLS
 
 
 def test_mutation_and_crossover_make_valid_cells():
     rng = np.random.default_rng(0)
-    a, b = sample_distinct_cells(2, rng)
+    a, b = NB201_LAYOUT.distinct_cells(2, rng)
     for _ in range(50):
-        child = mutate(a, 0.1, rng)
+        child = mutate(a, NB201_LAYOUT, 0.1, rng)
         assert child != a and isinstance(child, Arch)
-        mixed = crossover(a, b, rng)
+        mixed = crossover(a, b, NB201_LAYOUT, rng)
         assert all(op in (x, y) for op, x, y in zip(mixed, a, b))
 
 
@@ -124,7 +124,7 @@ def test_evolution_climbs_a_known_score_and_scores_each_cell_once():
         calls.append(arch)
         return float(sum(op == "nor_conv_3x3" for op in arch))
 
-    ranked = evolve(score, np.random.default_rng(0), EvolutionSettings(20, 15, 5, 0.2))
+    ranked = evolve(score, NB201_LAYOUT, np.random.default_rng(0), EvolutionSettings(20, 15, 5, 0.2))
     assert ranked[0].oneshot_valid_acc == 6.0 and set(ranked[0].arch) == {"nor_conv_3x3"}
     assert len(calls) == len(set(calls)) == len(ranked)
     assert [s.oneshot_valid_acc for s in ranked] == sorted((s.oneshot_valid_acc for s in ranked), reverse=True)
@@ -132,15 +132,15 @@ def test_evolution_climbs_a_known_score_and_scores_each_cell_once():
 
 def test_table_scores_digits_cells_with_cifar10_valid(bench):
     arch = Arch.from_index(6111)
-    digits = CellTable.create(bench, None, "digits", "digits")
+    digits = CellTable.create(NB201Space(), bench, None, "digits", "digits")
     assert (digits.valid_dataset, digits.test_dataset) == ("cifar10-valid", "cifar10-valid")
     assert digits.valid_acc(arch) == pytest.approx(91.61, abs=0.01)  # NB201's best cifar10-valid cell
-    cifar100 = CellTable.create(bench, None, "cifar100", "cifar100")
+    cifar100 = CellTable.create(NB201Space(), bench, None, "cifar100", "cifar100")
     assert cifar100.valid_acc(arch) == pytest.approx(bench.query(arch, "cifar100").get("valid_acc"))
-    forced = CellTable.create(bench, "ImageNet16-120", "digits", "digits")
+    forced = CellTable.create(NB201Space(), bench, "ImageNet16-120", "digits", "digits")
     assert forced.valid_acc(arch) == pytest.approx(bench.query(arch, "ImageNet16-120").get("valid_acc"))
     with pytest.raises(ValueError, match="dataset 'mnist' is not in the nb201 benchmark; valid: "):
-        CellTable.create(bench, "mnist", "digits", "digits")
+        CellTable.create(NB201Space(), bench, "mnist", "digits", "digits")
 
 
 def test_trajectory_rows_are_flushed_and_read_back(tmp_path):

@@ -83,7 +83,7 @@ CASES = {
                            "supernet"),
     "one-shot-space": (["optimizer=spos", "evaluation=train", "search_space=fcnet"],
                        "one-shot optimizer spos trains a supernet of a cell of operation choices, and "
-                       "search_space=fcnet is not one; use search_space=nb201"),
+                       "search_space=fcnet is not one; use search_space=darts, search_space=nb201"),
     "workers-beyond-the-budget": (["optimizer=random", "parallel.n_workers=5", "budget.max_evaluations=3"],
                                   "parallel.n_workers=5 is more than the budget's 3 evaluations, so 2 workers would "
                                   "never get a trial; use parallel.n_workers=3 or a larger budget.max_evaluations"),

@@ -1,4 +1,4 @@
-"""DARTS (Liu et al., ICLR 2019) on the NB201 supernet, first or second order, with two robustness aids.
+"""DARTS (Liu et al., ICLR 2019) on a cell space's supernet, first or second order, with two robustness aids.
 
 Every step: an architecture step on a valid batch (Adam on the alphas: lr 3e-4, betas (0.5, 0.999), weight decay
 1e-3, as DARTS and NB201), then a weight step on a train batch under softmax(alphas). First order takes the valid
@@ -22,12 +22,10 @@ from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import Batch, SearchBatches
 from nas_exp.one_shot.eigen_stop import EigenvalueStopper
 from nas_exp.one_shot.hessian import dominant_eigenvalue
-from nas_exp.one_shot.sampling import argmax_arch
 from nas_exp.one_shot.selection import Retrain
 from nas_exp.one_shot.smoothing import smoothed_weights
-from nas_exp.one_shot.supernet import ARCH_SHAPE
 from nas_exp.one_shot.unrolled import unrolled_alpha_grad
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 HESSIAN_MODES = (None, "track", "stop")
 
@@ -57,7 +55,7 @@ class DARTS(OneShotOptimizer):
         self.stopper = EigenvalueStopper(hessian_window, hessian_factor) if hessian == "stop" else None
 
     def setup_architecture(self, device: torch.device) -> None:
-        self.alphas = nn.Parameter((1e-3 * torch.randn(ARCH_SHAPE)).to(device))
+        self.alphas = nn.Parameter((1e-3 * torch.randn(self.layout.shape)).to(device))
         self.a_optimizer = torch.optim.Adam([self.alphas], lr=self.arch_learning_rate, betas=self.arch_betas,
                                             weight_decay=self.arch_weight_decay)
         self.hessian_generator = torch.Generator().manual_seed(self.seed)
@@ -68,7 +66,7 @@ class DARTS(OneShotOptimizer):
     # -- training --------------------------------------------------------------------------------------------
     def loss(self, batch: Batch, alphas: torch.Tensor) -> torch.Tensor:
         images, labels = batch
-        return F.cross_entropy(self.require_net()(images, weights=torch.softmax(alphas, dim=-1)), labels)
+        return F.cross_entropy(self.require_net()(images, weights=self.arch_weights(alphas)), labels)
 
     def arch_step(self, train: Batch, valid: Batch) -> None:
         self.require_net().train()
@@ -89,13 +87,13 @@ class DARTS(OneShotOptimizer):
         losses = []
         for train in batches.train_epoch():
             self.arch_step(train, next(valid))
-            weights = smoothed_weights(self.alphas, self.smooth_epsilon, self.rng)
+            weights = smoothed_weights(self.masked(self.alphas), self.smooth_epsilon, self.rng)
             losses.append(self.weight_step(train, weights=weights))
         return mean_loss(losses)
 
     # -- the cell and early stopping -------------------------------------------------------------------------
-    def current_arch(self, batches: SearchBatches) -> Arch:
-        return argmax_arch(self.alphas)
+    def current_arch(self, batches: SearchBatches) -> Cell:
+        return self.discretize(self.alphas)
 
     def eigenvalue(self, batches: SearchBatches) -> float:
         """Dominant eigenvalue of the Hessian of the valid loss (first ``hessian_batches`` scoring batches,
@@ -113,14 +111,14 @@ class DARTS(OneShotOptimizer):
             for module, p in drop:
                 module.p = p
 
-    def after_epoch(self, batches: SearchBatches, epoch: int, arch: Arch) -> tuple[float | None, str | None]:
+    def after_epoch(self, batches: SearchBatches, epoch: int, arch: Cell) -> tuple[float | None, str | None]:
         if self.hessian is None or (epoch + 1) % self.hessian_every:
             return None, None
         value = self.eigenvalue(batches)
         stop = None if self.stopper is None else self.stopper.update(value, arch)
         return value, stop
 
-    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
+    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Cell:
         if self.stopper is not None and self.stopper.fallback is not None:
             return self.stopper.fallback
         return self.current_arch(batches)

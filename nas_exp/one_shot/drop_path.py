@@ -11,7 +11,7 @@ from nas_exp.one_shot.settings import DROP_PATH_SCHEDULES
 
 
 class DropPath(nn.Module):
-    """``p``: drop probability, set by the search (``NB201SuperNet.set_drop_path``). ``generator``: where the
+    """``p``: drop probability, set by the search (``SuperNet.set_drop_path``). ``generator``: where the
     masks are drawn (None: torch's default generator); it must live on the device of the inputs."""
 
     def __init__(self, p: float = 0.0) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from nas_exp.checks import require_int
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 
 @dataclass
@@ -18,7 +18,7 @@ class EigenvalueStopper:
     window: int = 5
     factor: float = 1 / 0.75  # RobustDARTS: stop when the eigenvalue ratio drops below 0.75, i.e. grows > 1.33x
     eigenvalues: list[float] = field(default_factory=list)
-    archs: list[Arch] = field(default_factory=list)
+    archs: list[Cell] = field(default_factory=list)
     stopped_at: int | None = None  # 0-based epoch
 
     def __post_init__(self) -> None:
@@ -30,7 +30,7 @@ class EigenvalueStopper:
         values = self.eigenvalues[max(0, epoch - self.window + 1):epoch + 1]
         return sum(values) / len(values)
 
-    def update(self, eigenvalue: float, arch: Arch) -> str | None:
+    def update(self, eigenvalue: float, arch: Cell) -> str | None:
         """Record this epoch; the stop reason when the search should stop now, else None."""
         if self.stopped_at is not None:
             raise RuntimeError(f"the search stopped at epoch {self.stopped_at + 1} already")
@@ -47,6 +47,6 @@ class EigenvalueStopper:
         return None
 
     @property
-    def fallback(self) -> Arch | None:
+    def fallback(self) -> Cell | None:
         """The cell to return after a stop: the one of ``window`` epochs before it."""
         return None if self.stopped_at is None else self.archs[self.stopped_at - self.window]

@@ -1,4 +1,4 @@
-"""ENAS (Pham et al., ICML 2018) on NB201, as NB201's ENAS: each epoch first trains the shared weights on paths
+"""ENAS (Pham et al., ICML 2018) as NB201's ENAS, on any cell space: each epoch first trains the shared weights on paths
 sampled from the controller, then trains the controller with REINFORCE: reward = one-shot accuracy (fraction) of a
 sampled cell on a valid batch + ``entropy_weight`` * the policy's entropy, minus a moving-average baseline
 (``baseline_decay``); gradients are averaged over ``controller_aggregate`` samples per Adam step (lr 1e-3, betas
@@ -16,7 +16,7 @@ from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.controllers import build_controller
 from nas_exp.one_shot.selection import Retrain, rank_cells, retrain_top
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 
 class ENAS(OneShotOptimizer):
@@ -36,7 +36,7 @@ class ENAS(OneShotOptimizer):
         if not 0 <= baseline_decay < 1:
             raise UserError(f"optimizer.baseline_decay must be in [0, 1), got {baseline_decay!r}")
         self.controller_kind = controller
-        build_controller(controller)  # fail on a bad kind now, not after the data loaded
+        build_controller(controller, self.layout.decision_sizes)  # fail on a bad kind now, not after the data loaded
         self.controller_args = (controller_hidden, controller_layers, tanh_constant, temperature)
         self.controller_learning_rate, self.controller_grad_clip = controller_learning_rate, controller_grad_clip
         self.controller_steps, self.controller_aggregate = controller_steps, controller_aggregate
@@ -44,7 +44,8 @@ class ENAS(OneShotOptimizer):
         self.baseline: float | None = None
 
     def setup_architecture(self, device: torch.device) -> None:
-        self.controller = build_controller(self.controller_kind, *self.controller_args)  # CPU: it is tiny
+        # on the CPU: it is tiny
+        self.controller = build_controller(self.controller_kind, self.layout.decision_sizes, *self.controller_args)
         self.c_optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.controller_learning_rate,
                                             betas=(0.0, 0.999), eps=1e-3)
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -57,7 +58,7 @@ class ENAS(OneShotOptimizer):
         losses = []
         for train in batches.train_epoch():
             with torch.no_grad():
-                path = self.controller.sample(self.generator).path
+                path = self.layout.path_of_decisions(self.controller.sample(self.generator).decisions)
             losses.append(self.weight_step(train, path=path))
         self.train_controller(batches)
         return mean_loss(losses)
@@ -69,7 +70,7 @@ class ENAS(OneShotOptimizer):
             self.c_optimizer.zero_grad(set_to_none=True)
             for _ in range(self.controller_aggregate):
                 decision = self.controller.sample(self.generator)
-                accuracy = self.score(Arch.from_op_indices(decision.path), [next(valid)], batches)
+                accuracy = self.score(self.layout.cell(decision.decisions), [next(valid)], batches)
                 reward = accuracy / 100.0 + self.entropy_weight * float(decision.entropy.detach())
                 self.baseline = reward if self.baseline is None else (
                     self.baseline - (1 - self.baseline_decay) * (self.baseline - reward))
@@ -78,12 +79,12 @@ class ENAS(OneShotOptimizer):
             nn.utils.clip_grad_norm_(self.controller.parameters(), self.controller_grad_clip)
             self.c_optimizer.step()
 
-    def current_arch(self, batches: SearchBatches) -> Arch:
-        return Arch.from_op_indices(self.controller.greedy())
+    def current_arch(self, batches: SearchBatches) -> Cell:
+        return self.layout.cell(self.controller.greedy())
 
-    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
+    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Cell:
         with torch.no_grad():
-            sampled = [Arch.from_op_indices(self.controller.sample(self.generator).path)
+            sampled = [self.layout.cell(self.controller.sample(self.generator).decisions)
                        for _ in range(self.select_num)]
         ranked = rank_cells(sampled, self.scorer(batches, self.settings.select_batches))
         self.candidates = retrain_top(ranked, self.settings.retrain_top_k, retrain)

@@ -1,7 +1,7 @@
-"""SPOS' evolutionary search (Guo et al., ECCV 2020) over NB201 cells, scored by a given function (one-shot
-validation accuracy): each generation keeps the ``n_parents`` best, and refills the population half with mutants
-(each edge changed with probability ``mutation_prob``, at least one) and half with uniform crossovers of two
-parents. Every cell is scored once."""
+"""SPOS' evolutionary search (Guo et al., ECCV 2020) over a cell space's cells, scored by a given function
+(one-shot validation accuracy): each generation keeps the ``n_parents`` best, and refills the population half
+with mutants (each decision of the cell, ``SupernetLayout.decisions``, changed with probability ``mutation_prob``,
+at least one) and half with uniform crossovers of two parents. Every cell is scored once."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import numpy as np
 
 from nas_exp.checks import require_int
 from nas_exp.errors import UserError
-from nas_exp.one_shot.records import Scored
-from nas_exp.one_shot.sampling import sample_distinct_cells
-from nas_exp.search_spaces.nb201 import N_EDGES, OPS, Arch
+from nas_exp.one_shot.records import Cell, Scored
+from nas_exp.search_spaces.supernet_layout import SupernetLayout
 
 
 @dataclass(frozen=True)
@@ -34,42 +33,46 @@ class EvolutionSettings:
             raise UserError(f"optimizer.mutation_prob must be in [0, 1], got {self.mutation_prob!r}")
 
 
-def mutate(arch: Arch, prob: float, rng: np.random.Generator) -> Arch:
-    """Each edge changes to a different op with probability ``prob``; if none did, one random edge does."""
-    ops = list(arch)
-    changed = [pos for pos in range(N_EDGES) if rng.random() < prob]
+def mutate(arch: Cell, layout: SupernetLayout, prob: float, rng: np.random.Generator) -> Cell:
+    """Each decision (of more than one value) changes to a different value with probability ``prob``; if none
+    did, one random decision does."""
+    values = list(layout.decisions(arch))
+    free = [pos for pos, size in enumerate(layout.decision_sizes) if size > 1]
+    if not free:
+        return arch
+    changed = [pos for pos in free if rng.random() < prob]
     if not changed:
-        changed = [int(rng.integers(N_EDGES))]
+        changed = [free[int(rng.integers(len(free)))]]
     for pos in changed:
-        choices = [op for op in OPS if op != ops[pos]]
-        ops[pos] = choices[int(rng.integers(len(choices)))]
-    return Arch(ops)
+        choices = [v for v in range(layout.decision_sizes[pos]) if v != values[pos]]
+        values[pos] = choices[int(rng.integers(len(choices)))]
+    return layout.cell(values)
 
 
-def crossover(a: Arch, b: Arch, rng: np.random.Generator) -> Arch:
-    """Each edge's op from ``a`` or ``b`` with equal probability."""
-    return Arch(x if rng.random() < 0.5 else y for x, y in zip(a, b))
+def crossover(a: Cell, b: Cell, layout: SupernetLayout, rng: np.random.Generator) -> Cell:
+    """Each decision's value from ``a`` or ``b`` with equal probability."""
+    return layout.cell([x if rng.random() < 0.5 else y for x, y in zip(layout.decisions(a), layout.decisions(b))])
 
 
-def evolve(score: Callable[[Arch], float], rng: np.random.Generator, settings: EvolutionSettings,
-           seeds: Sequence[Arch] = ()) -> list[Scored]:
+def evolve(score: Callable[[Cell], float], layout: SupernetLayout, rng: np.random.Generator,
+           settings: EvolutionSettings, seeds: Sequence[Cell] = ()) -> list[Scored]:
     """Every cell scored during the search, best first. ``seeds`` join the random first population."""
-    scores: dict[Arch, float] = {}
+    scores: dict[Cell, float] = {}
 
-    def fitness(arch: Arch) -> float:
+    def fitness(arch: Cell) -> float:
         if arch not in scores:
             scores[arch] = score(arch)
         return scores[arch]
 
     size = settings.population_size
-    population = list(dict.fromkeys([*seeds, *sample_distinct_cells(size, rng)]))[:size]
+    population = list(dict.fromkeys([*seeds, *layout.distinct_cells(size, rng)]))[:size]
     for _ in range(settings.n_iterations):
         parents = sorted(population, key=lambda a: -fitness(a))[:settings.n_parents]
         n_children = size - len(parents)
-        children: list[Arch] = []
-        _fill(children, n_children // 2, lambda p=parents: mutate(_pick(p, rng), settings.mutation_prob, rng),
+        children: list[Cell] = []
+        _fill(children, n_children // 2, lambda p=parents: mutate(_pick(p, rng), layout, settings.mutation_prob, rng),
               scores, 10 * size)
-        _fill(children, n_children, lambda p=parents: crossover(_pick(p, rng), _pick(p, rng), rng), scores,
+        _fill(children, n_children, lambda p=parents: crossover(_pick(p, rng), _pick(p, rng), layout, rng), scores,
               10 * size)
         population = parents + children
         for arch in population:
@@ -77,7 +80,7 @@ def evolve(score: Callable[[Arch], float], rng: np.random.Generator, settings: E
     return sorted((Scored(a, s) for a, s in scores.items()), key=lambda s: -s.oneshot_valid_acc)
 
 
-def _fill(children: list[Arch], target: int, make: Callable[[], Arch], seen: dict[Arch, float],
+def _fill(children: list[Cell], target: int, make: Callable[[], Cell], seen: dict[Cell, float],
           attempts: int) -> None:
     """Append new cells from ``make`` until ``children`` holds ``target`` (at most ``attempts`` tries: late in a
     search most offspring were seen already)."""
@@ -89,5 +92,5 @@ def _fill(children: list[Arch], target: int, make: Callable[[], Arch], seen: dic
             children.append(child)
 
 
-def _pick(parents: Sequence[Arch], rng: np.random.Generator) -> Arch:
+def _pick(parents: Sequence[Cell], rng: np.random.Generator) -> Cell:
     return parents[int(rng.integers(len(parents)))]

@@ -16,9 +16,8 @@ from torch import nn
 from nas_exp.errors import UserError
 from nas_exp.one_shot.base import OneShotOptimizer, mean_loss
 from nas_exp.one_shot.batches import Batch, SearchBatches
-from nas_exp.one_shot.sampling import argmax_arch, gumbel_noise, gumbel_softmax_hard, linear_temperature
-from nas_exp.one_shot.supernet import ARCH_SHAPE
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
+from nas_exp.one_shot.sampling import gumbel_noise, gumbel_softmax_hard, linear_temperature
 
 
 class GDAS(OneShotOptimizer):
@@ -36,7 +35,7 @@ class GDAS(OneShotOptimizer):
         self.tau = self.tau_max
 
     def setup_architecture(self, device: torch.device) -> None:
-        self.alphas = nn.Parameter((1e-3 * torch.randn(ARCH_SHAPE)).to(device))
+        self.alphas = nn.Parameter((1e-3 * torch.randn(self.layout.shape)).to(device))
         self.a_optimizer = torch.optim.Adam([self.alphas], lr=self.arch_learning_rate, betas=self.arch_betas,
                                             weight_decay=self.arch_weight_decay)
 
@@ -45,7 +44,7 @@ class GDAS(OneShotOptimizer):
 
     def sample(self) -> tuple[torch.Tensor, tuple[int, ...]]:
         """Hard one-hot weights (with the Gumbel-softmax gradient) and the sampled op of every edge."""
-        return gumbel_softmax_hard(self.alphas, self.tau, gumbel_noise(ARCH_SHAPE, self.rng))
+        return gumbel_softmax_hard(self.masked(self.alphas), self.tau, gumbel_noise(self.layout.shape, self.rng))
 
     def arch_step(self, valid: Batch) -> None:
         net = self.require_net()
@@ -67,5 +66,5 @@ class GDAS(OneShotOptimizer):
             self.arch_step(next(valid))
         return mean_loss(losses)
 
-    def current_arch(self, batches: SearchBatches) -> Arch:
-        return argmax_arch(self.alphas)
+    def current_arch(self, batches: SearchBatches) -> Cell:
+        return self.discretize(self.alphas)

@@ -1,5 +1,5 @@
 """How well the supernet ranks cells: Kendall's tau and Spearman's rho between one-shot validation accuracy and
-stand-alone accuracy (the NB201 table), over a sample of cells."""
+stand-alone accuracy (the space's table), over a sample of cells."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats
 
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,12 @@ def rank_correlation(oneshot: Sequence[float | None], table: Sequence[float | No
                            len(pairs))
 
 
-def cell_rank_correlation(cells: Sequence[Arch], oneshot_acc: Callable[[Arch], float],
-                          table_acc: Callable[[Arch], float | None]) -> RankCorrelation:
-    """Score each cell both ways and correlate; the per-cell values ride along in ``cells``."""
+def cell_rank_correlation(cells: Sequence[Cell], oneshot_acc: Callable[[Cell], float],
+                          table_acc: Callable[[Cell], float | None], key: Callable[[Cell], str]) -> RankCorrelation:
+    """Score each cell both ways and correlate; the per-cell values (cells named by ``key``) ride along."""
     oneshot = [oneshot_acc(arch) for arch in cells]
     table = [table_acc(arch) for arch in cells]
     found = rank_correlation(oneshot, table)
-    rows = tuple({"arch": arch.to_str(), "oneshot_valid_acc": o, "table_valid_acc": t}
+    rows = tuple({"arch": key(arch), "oneshot_valid_acc": o, "table_valid_acc": t}
                  for arch, o, t in zip(cells, oneshot, table))
     return RankCorrelation(found.kendall_tau, found.spearman_rho, found.n_cells, rows)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from nas_exp.checks import require_int
 from nas_exp.one_shot.batches import SearchBatches
-from nas_exp.one_shot.sampling import sample_distinct_cells
 from nas_exp.one_shot.selection import Retrain, rank_cells, retrain_top
 from nas_exp.one_shot.uniform import UniformSampling
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 
 class RSWS(UniformSampling):
@@ -20,8 +19,8 @@ class RSWS(UniformSampling):
         super().__init__(**settings)
         self.select_num = require_int(select_num, "optimizer.select_num")
 
-    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
-        cells = self.with_best(sample_distinct_cells(self.select_num, self.rng))
+    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Cell:
+        cells = self.with_best(self.layout.distinct_cells(self.select_num, self.rng))
         ranked = rank_cells(cells, self.scorer(batches, self.settings.select_batches))
         self.candidates = retrain_top(ranked, self.settings.retrain_top_k, retrain)
         self.best = self.candidates[0].arch

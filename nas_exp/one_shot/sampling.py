@@ -1,25 +1,12 @@
-"""Architecture sampling and discretization: uniform paths, Gumbel-softmax (GDAS), argmax cells, distinct cells."""
+"""Gumbel-softmax sampling (GDAS) and its temperature. Uniform paths, distinct cells and discretization are the
+layout's (``SupernetLayout.sample_path``, ``distinct_cells``, ``discretize``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from nas_exp.checks import require_int
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.nb201 import N_CELLS, N_EDGES, OPS, Arch
-
-
-def uniform_path(rng: np.random.Generator) -> tuple[int, ...]:
-    """One op index per edge, uniformly."""
-    return tuple(int(i) for i in rng.integers(len(OPS), size=N_EDGES))
-
-
-def argmax_arch(alphas: torch.Tensor) -> Arch:
-    """The discretized cell: the op of largest weight on every edge (ties: the first in ``OPS`` order)."""
-    if tuple(alphas.shape) != (N_EDGES, len(OPS)):
-        raise UserError(f"architecture weights must have shape {(N_EDGES, len(OPS))}, got {tuple(alphas.shape)}")
-    return Arch.from_op_indices([int(i) for i in alphas.detach().argmax(dim=1).tolist()])
 
 
 def gumbel_noise(shape: tuple[int, ...], rng: np.random.Generator) -> torch.Tensor:
@@ -46,10 +33,3 @@ def linear_temperature(epoch: int, epochs: int, tau_max: float, tau_min: float) 
     if epochs <= 1:
         return float(tau_min)
     return tau_max - (tau_max - tau_min) * epoch / (epochs - 1)
-
-
-def sample_distinct_cells(n: int, rng: np.random.Generator) -> list[Arch]:
-    """``n`` different cells drawn uniformly without replacement (all of them if n >= 15625)."""
-    require_int(n, "number of cells", low=0)
-    codes = rng.choice(N_CELLS, size=min(n, N_CELLS), replace=False)
-    return [Arch.from_code(int(c)) for c in codes]

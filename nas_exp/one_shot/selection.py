@@ -6,13 +6,12 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from nas_exp.errors import UserError
-from nas_exp.one_shot.records import Scored
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell, Scored
 
-Retrain = Callable[[Arch], float]  # a cell -> its validation accuracy (%) after stand-alone training
+Retrain = Callable[[Cell], float]  # a cell -> its validation accuracy (%) after stand-alone training
 
 
-def rank_cells(cells: Iterable[Arch], score: Callable[[Arch], float]) -> list[Scored]:
+def rank_cells(cells: Iterable[Cell], score: Callable[[Cell], float]) -> list[Scored]:
     """Each distinct cell scored once, best first (ties keep the given order)."""
     scored = [Scored(arch, score(arch)) for arch in dict.fromkeys(cells)]
     if not scored:

@@ -34,9 +34,9 @@ class OneShotSettings:
     ``bn_mode``: how BatchNorm normalizes when a single path is scored: ``train`` (each batch's own statistics,
     running statistics untouched) or ``recalibrate`` (running statistics re-estimated on
     ``recalibration_batches`` train batches for that path, then eval mode).
-    ``table_dataset``: the NB201 table that scores discretized cells (null: the searched dataset when NB201 has it,
-    else cifar10-valid). ``retrain_top_k``: train the top k ranked cells with the train-mode evaluator and keep the
-    best (methods that rank candidates). ``train_final``: train the final cell stand-alone with that evaluator."""
+    ``table_dataset``: the dataset of the space's table scoring discretized cells (null: the searched one if the
+    table has it, else cifar10-valid). ``retrain_top_k``: train the top k ranked cells with the train-mode
+    evaluator and keep the best (methods that rank candidates). ``train_final``: train the final cell stand-alone with that evaluator."""
 
     epochs: int = 50
     batch_size: int = 64

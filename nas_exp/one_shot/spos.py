@@ -7,7 +7,7 @@ from nas_exp.one_shot.batches import SearchBatches
 from nas_exp.one_shot.evolution import EvolutionSettings, evolve
 from nas_exp.one_shot.selection import Retrain, retrain_top
 from nas_exp.one_shot.uniform import UniformSampling
-from nas_exp.search_spaces.nb201 import Arch
+from nas_exp.one_shot.records import Cell
 
 
 class SPOS(UniformSampling):
@@ -19,9 +19,10 @@ class SPOS(UniformSampling):
         super().__init__(**settings)
         self.evolution = EvolutionSettings(population_size, n_iterations, n_parents, mutation_prob)
 
-    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Arch:
+    def finalize(self, batches: SearchBatches, retrain: Retrain | None) -> Cell:
         seeds = [] if self.best is None else [self.best]
-        ranked = evolve(self.scorer(batches, self.settings.select_batches), self.rng, self.evolution, seeds)
+        ranked = evolve(self.scorer(batches, self.settings.select_batches), self.layout, self.rng, self.evolution,
+                        seeds)
         self.candidates = retrain_top(ranked, self.settings.retrain_top_k, retrain)
         self.best = self.candidates[0].arch
         return self.best

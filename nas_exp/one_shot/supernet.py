@@ -1,11 +1,19 @@
-"""NB201's search network (``xautodl/models/cell_searchs``: TinyNetworkDarts / GDAS / ENAS / ...) in one module.
+"""The weight-sharing supernet of a cell space, built from its ``SupernetLayout`` (``space.supernet_layout()``):
+nothing here knows a space by name.
 
-The macro skeleton of ``NB201Network``: stem Conv3x3 + BN, three stages of N search cells with C, 2C, 4C channels
-joined by ResNet reduction blocks, head BN -> ReLU -> global pool -> Linear. Every edge of every search cell is a
-``MixedOp`` holding all five ops; all cells share one architecture, given to ``forward`` as
+* Edge cells (NB201's and every declared edge cell; ``EdgeCellSkeleton``): NB201's search network
+  (``xautodl/models/cell_searchs``: TinyNetworkDarts / GDAS / ENAS / ...): stem Conv3x3 + BN, one stage of N search
+  cells per width (C, 2C, 4C for NB201) joined by ResNet reduction blocks, head BN -> ReLU -> global pool -> Linear.
+* Node-input cells (DARTS'; ``NodeInputSkeleton``): DARTS' search network (quark0/darts ``cnn/model_search.py``):
+  stem Conv3x3 to ``stem_multiplier * C`` + BN, ``layers(N)`` cells with reduction cells doubling the channels,
+  every cell fed the two previous cells' outputs and concatenating its intermediate nodes, head pool -> Linear.
 
-* ``weights`` (6, 5) only: mixed ops (DARTS);
-* ``path`` (6 op indices) only: one op per edge (uniform sampling, ENAS, SPOS, scoring a cell);
+Every edge of every search cell is a ``MixedOp`` holding the ops it offers; all cells of a type share one
+architecture, given to ``forward`` as
+
+* ``weights`` (edges x ops, the layout's shape) only: mixed ops (DARTS);
+* ``path`` (a layout column per edge, -1: the edge carries nothing) only: one op per edge (uniform sampling, ENAS,
+  SPOS, scoring a cell);
 * both: GDAS' hard one-hot weights, only ``path``'s ops computed.
 """
 
@@ -18,46 +26,60 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_exp.errors import UserError
-from nas_exp.models.network import check_macro, macro_cells, stem
+from nas_exp.models.network import check_macro, stem
+from nas_exp.models.operations import ReLUConvBN, ResNetBasicBlock, box_sum_and_inv_count
+from nas_exp.models.registry import FactorizedReduce
 from nas_exp.one_shot.drop_path import check_prob
-from nas_exp.models.operations import box_sum_and_inv_count
 from nas_exp.one_shot.mixed_op import MixedOp
-from nas_exp.search_spaces.nb201 import EDGES, N_EDGES, OPS
+from nas_exp.one_shot.search_ops import non_affine
+from nas_exp.search_spaces.supernet_layout import EdgeCellSkeleton, NodeInputSkeleton, SupernetLayout
 
-N_NODES = 4
-ARCH_SHAPE = (N_EDGES, len(OPS))
-SKIP, CONV1, CONV3, POOL = (OPS.index(name) for name in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                                                         "avg_pool_3x3"))
-OUT_EDGES = tuple(tuple(pos for pos, (_, frm) in enumerate(EDGES) if frm == node) for node in range(N_NODES - 1))
+FAST_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")  # the node-by-node path's ops
+SKIP, CONV1, CONV3, POOL = (FAST_OPS.index(name) for name in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                                              "avg_pool_3x3"))
 
 
 class SearchCell(nn.Module):
-    """Node j = sum over i < j of edge_{j<-i}(node i); the output is node 3. ``edges`` in ``EDGES`` order."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.edges = nn.ModuleList(MixedOp(channels) for _ in EDGES)
+    """An edge cell: node j = the sum of edge(node i) over its input edges i -> j (in the layout's edge order), nodes
+    in ``skeleton.node_order``; the output is the last node. ``edges``: one ``MixedOp`` per layout edge."""
 
     by_source = True  # the mixed forward node by node (``mixed_by_source``) where it applies; False: edge by edge
+
+    def __init__(self, layout: SupernetLayout, channels: int) -> None:
+        super().__init__()
+        skeleton = layout.skeleton
+        assert isinstance(skeleton, EdgeCellSkeleton)
+        self.nodes, self.node_order = skeleton.nodes, skeleton.node_order
+        self.links = tuple((e.frm, e.to) for e in layout.edges)
+        self.edges = nn.ModuleList(MixedOp(channels, [layout.ops[c] for c in e.columns], e.columns)
+                                   for e in layout.edges)
+        # the node-by-node DARTS forward needs NB201's five ops on every edge, in NB201's column order
+        self._fast_ops = layout.ops == FAST_OPS and layout.full
+        sources = (0, *self.node_order[:-1])
+        self._out_edges = tuple((node, tuple(pos for pos, (frm, _) in enumerate(self.links) if frm == node))
+                                for node in sources)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None,
                 path: Sequence[int] | None = None) -> torch.Tensor:
         if weights is not None and path is None and self.by_source and self._can_go_by_source():
             return self.mixed_by_source(x, weights)
-        nodes = [x]
-        for node in range(1, N_NODES):
+        nodes: dict[int, torch.Tensor] = {0: x}
+        for node in self.node_order:
             total: torch.Tensor | None = None
-            for pos, (to, frm) in enumerate(EDGES):
-                if to != node:
+            for pos, (frm, to) in enumerate(self.links):
+                if to != node or (path is not None and path[pos] < 0):
                     continue
                 term = self.edges[pos](nodes[frm], None if weights is None else weights[pos],
                                        None if path is None else path[pos])
                 total = term if total is None else total + term
-            nodes.append(total)
-        return nodes[-1]
+            nodes[node] = torch.zeros_like(x) if total is None else total
+        return nodes[self.node_order[-1]]
 
     def _can_go_by_source(self) -> bool:
-        """No DropPath in effect (its masks are drawn edge by edge, op by op) and BatchNorms with a momentum."""
+        """NB201's ops on every edge, no DropPath in effect (its masks are drawn edge by edge, op by op) and
+        BatchNorms with a momentum."""
+        if not self._fast_ops:
+            return False
         for edge in self.edges:
             if edge.drop_path.training and edge.drop_path.p > 0.0:
                 return False
@@ -79,18 +101,17 @@ class SearchCell(nn.Module):
         * each node is accumulated in place: the first conv term's output, then ``add_`` / ``addcmul_`` of the
           other terms (no temporary per term; autograd keeps nothing of the sum);
         * ``none`` is left out (``d/dw_none = 0``, as in ``MixedOp.mixed``).
-        Terms are added edge by edge in ``EDGES``-by-source order (node 0's edges, then node 1's, then node 2's), each
+        Terms are added edge by edge by source node (node 0's edges, then the next node's, in ``node_order``), each
         edge's as conv3x3, conv1x1, skip, pool."""
-        nodes: list[torch.Tensor | None] = [x, None, None, None]
-        for node, out in enumerate(OUT_EDGES):
+        nodes: dict[int, torch.Tensor] = {0: x}
+        for node, out in self._out_edges:
             source = nodes[node]
-            assert source is not None
             relu = F.relu(source)
             box, inv_count = box_sum_and_inv_count(source)
             for pos in out:
-                edge, w, to = self.edges[pos], weights[pos], EDGES[pos][0]
+                edge, w, to = self.edges[pos], weights[pos], self.links[pos][1]
                 term3 = _scaled_conv_bn(edge.candidates[CONV3], relu, w[CONV3])
-                acc = nodes[to]
+                acc = nodes.get(to)
                 if acc is None:
                     acc = nodes[to] = term3
                 else:
@@ -98,8 +119,7 @@ class SearchCell(nn.Module):
                 acc.add_(_scaled_conv_bn(edge.candidates[CONV1], relu, w[CONV1]))
                 acc.addcmul_(source, w[SKIP])
                 acc.addcmul_(box, w[POOL] * inv_count)
-        assert nodes[-1] is not None
-        return nodes[-1]
+        return nodes[self.node_order[-1]]
 
 
 def _scaled_conv_bn(op: nn.Sequential, relu: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -115,27 +135,10 @@ def _scaled_conv_bn(op: nn.Sequential, relu: torch.Tensor, scale: torch.Tensor) 
                         batch_stats, bn.momentum, bn.eps)
 
 
-class NB201SuperNet(nn.Module):
-    """The weight-sharing supernet; ``forward`` returns the logits."""
+class SuperNet(nn.Module):
+    """What every supernet offers: its layout, its mixed edges, DropPath; ``forward`` returns the logits."""
 
-    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
-        super().__init__()
-        check_macro("NB201 supernet", C, N, num_classes)
-        self.stem = stem(in_channels, C)
-        cells, channels = macro_cells(C, N, SearchCell)
-        self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(channels, num_classes)
-
-    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None,
-                path: Sequence[int] | None = None) -> torch.Tensor:
-        check_choice(weights, path)
-        x = self.stem(x)
-        for cell in self.cells:
-            x = cell(x, weights, path) if isinstance(cell, SearchCell) else cell(x)
-        features = self.lastact(x)
-        return self.classifier(torch.flatten(self.global_pooling(features), 1))
+    layout: SupernetLayout
 
     def mixed_ops(self) -> Iterator[MixedOp]:
         return (m for m in self.modules() if isinstance(m, MixedOp))
@@ -147,12 +150,135 @@ class NB201SuperNet(nn.Module):
             op.drop_path.p = p
             op.drop_path.generator = generator
 
+    def check_choice(self, weights: torch.Tensor | None, path: Sequence[int] | None) -> None:
+        """One-line errors for a malformed architecture argument."""
+        shape, n = self.layout.shape, len(self.layout.edges)
+        if weights is None and path is None:
+            raise UserError(f"the supernet needs architecture weights {shape}, a path of {n} op indices, or both")
+        if weights is not None and tuple(weights.shape) != shape:
+            raise UserError(f"architecture weights must have shape {shape}, got {tuple(weights.shape)}")
+        if path is not None and len(path) != n:
+            raise UserError(f"a path needs {n} op indices (one per edge), got {len(path)}")
 
-def check_choice(weights: torch.Tensor | None, path: Sequence[int] | None) -> None:
-    """One-line errors for a malformed architecture argument."""
-    if weights is None and path is None:
-        raise UserError("the supernet needs architecture weights (6, 5), a path of 6 op indices, or both")
-    if weights is not None and tuple(weights.shape) != ARCH_SHAPE:
-        raise UserError(f"architecture weights must have shape {ARCH_SHAPE}, got {tuple(weights.shape)}")
-    if path is not None and len(path) != N_EDGES:
-        raise UserError(f"a path needs {N_EDGES} op indices (one per edge), got {len(path)}")
+
+class EdgeCellSuperNet(SuperNet):
+    """The supernet of an edge cell (``EdgeCellSkeleton``), module names as NB201's search network."""
+
+    def __init__(self, layout: SupernetLayout, C: int = 16, N: int = 5, num_classes: int = 10,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        skeleton = layout.skeleton
+        if not isinstance(skeleton, EdgeCellSkeleton):
+            raise UserError(f"an edge-cell supernet needs an edge-cell layout, got {type(skeleton).__name__}")
+        check_macro("supernet", C, N, num_classes)
+        self.layout = layout
+        self.stem = stem(in_channels, C)
+        cells: list[nn.Module] = []
+        channels = C
+        for stage, width in enumerate(skeleton.widths):
+            if stage > 0:
+                cells.append(ResNetBasicBlock(channels, width * C))
+            channels = width * C
+            cells.extend(SearchCell(layout, channels) for _ in range(N))
+        self.cells = nn.ModuleList(cells)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None,
+                path: Sequence[int] | None = None) -> torch.Tensor:
+        self.check_choice(weights, path)
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x, weights, path) if isinstance(cell, SearchCell) else cell(x)
+        features = self.lastact(x)
+        return self.classifier(torch.flatten(self.global_pooling(features), 1))
+
+
+class NodeInputSearchCell(nn.Module):
+    """A DARTS search cell: node j = the sum over its predecessors i of edge_{i->j}(node i), nodes 0 and 1 the
+    preprocessed cell inputs (non-affine ReLU-Conv1x1-BN; FactorizedReduce after a reduction cell); the output is
+    the intermediate nodes concatenated. ``rows``: the layout rows of this cell's type, in the layout's order."""
+
+    def __init__(self, layout: SupernetLayout, cell_type: int, c_prev_prev: int, c_prev: int, channels: int,
+                 reduction: bool, reduction_prev: bool) -> None:
+        super().__init__()
+        skeleton = layout.skeleton
+        assert isinstance(skeleton, NodeInputSkeleton)
+        self.reduction, self.inputs = reduction, skeleton.inputs
+        self.preprocess0 = non_affine(FactorizedReduce(c_prev_prev, channels) if reduction_prev
+                                      else ReLUConvBN(c_prev_prev, channels, 1, 1, 0))
+        self.preprocess1 = non_affine(ReLUConvBN(c_prev, channels, 1, 1, 0))
+        self.rows = tuple(row for row, e in enumerate(layout.edges) if e.cell_type == cell_type)
+        self.links = tuple((layout.edges[row].frm, layout.edges[row].to) for row in self.rows)
+        self.edges = nn.ModuleList(
+            MixedOp(channels, [layout.ops[c] for c in layout.edges[row].columns], layout.edges[row].columns,
+                    stride=2 if reduction and layout.edges[row].frm < skeleton.inputs else 1, pool_bn=True)
+            for row in self.rows)
+        self.node_ids = tuple(range(skeleton.inputs, skeleton.inputs + skeleton.intermediate))
+        self.multiplier = skeleton.intermediate
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor | None = None,
+                path: Sequence[int] | None = None) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for node in self.node_ids:
+            total: torch.Tensor | None = None
+            for pos, (frm, to) in enumerate(self.links):
+                row = self.rows[pos]
+                if to != node or (path is not None and path[row] < 0):
+                    continue
+                term = self.edges[pos](states[frm], None if weights is None else weights[row],
+                                       None if path is None else path[row])
+                total = term if total is None else total + term
+            if total is None:  # a node none of whose inputs is on the path (not a cell of the space)
+                total = self.edges[0].zeros(states[0])
+            states.append(total)
+        return torch.cat(states[self.inputs:], dim=1)
+
+
+class NodeInputSuperNet(SuperNet):
+    """DARTS' search network over a node-input cell (``NodeInputSkeleton``): module names as DARTS' (``stem``,
+    ``cells``, ``global_pooling``, ``classifier``)."""
+
+    def __init__(self, layout: SupernetLayout, C: int = 16, N: int = 5, num_classes: int = 10,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        skeleton = layout.skeleton
+        if not isinstance(skeleton, NodeInputSkeleton):
+            raise UserError(f"a DARTS supernet needs a node-input layout, got {type(skeleton).__name__}")
+        check_macro("supernet", C, N, num_classes)
+        self.layout = layout
+        layers = skeleton.layers(N)
+        c_curr = skeleton.stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
+        reductions = set(skeleton.reduction_layers(layers))
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for layer in range(layers):
+            reduction = layer in reductions
+            if reduction:
+                c_curr *= 2
+            cell_type = 1 if reduction and skeleton.cell_types > 1 else 0
+            cell = NodeInputSearchCell(layout, cell_type, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.multiplier * c_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None,
+                path: Sequence[int] | None = None) -> torch.Tensor:
+        self.check_choice(weights, path)
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, weights, path)
+        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+
+
+def build_supernet(layout: SupernetLayout, C: int = 16, N: int = 5, num_classes: int = 10,
+                   in_channels: int = 3) -> SuperNet:
+    """The supernet of ``layout``'s skeleton."""
+    if isinstance(layout.skeleton, NodeInputSkeleton):
+        return NodeInputSuperNet(layout, C, N, num_classes, in_channels)
+    return EdgeCellSuperNet(layout, C, N, num_classes, in_channels)

@@ -14,7 +14,7 @@ from nas_exp.trajectory import TrajectoryWriter
 class OneShotRow:
     epoch: int  # 1-based search epoch
     arch: str  # the discretized cell after this epoch (the final cell on the last row)
-    table_valid_acc: float | None  # the cell's stand-alone validation accuracy in the NB201 table (table_dataset)
+    table_valid_acc: float | None  # stand-alone validation accuracy in the space's table (None: no table)
     oneshot_valid_acc: float  # %, the supernet restricted to the cell, on the searched dataset's valid split
     train_loss: float  # mean weight-step loss of the epoch
     wall_time: float  # seconds since the search started

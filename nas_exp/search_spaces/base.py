@@ -7,7 +7,8 @@ in ``capabilities``, never sniffed:
 
 * ``TABULAR``: its architectures are rows of a tabular benchmark (``tabular_benchmark``, ``table_index``);
 * ``NETWORK``: it builds a PyTorch network for an architecture (``build_network``; train mode);
-* ``CELL_DAG``: it is a cell of edges with a choice of ops, the shape one-shot supernets are built from;
+* ``CELL_DAG``: it is a cell of edges with a choice of ops, the shape one-shot supernets are built from
+  (``supernet_layout``: the mixed edges and discrete decisions ``nas_exp/one_shot`` builds a supernet from);
 * ``FINITE``: it can list its canonical architectures (``canonical_archs``);
 * ``PATHS``: it encodes a configuration by the input-to-output paths of its cell (``path_encoder``), the encoding
   of BANANAS (White et al. 2021); predictor-based optimizers use it with ``optimizer.encoding=auto|path``.
@@ -24,6 +25,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from nas_exp.errors import UserError
 from nas_exp.feature_encoders import FeatureEncoder
+from nas_exp.search_spaces.supernet_layout import SupernetLayout
 
 TABULAR = "tabular"
 NETWORK = "network"
@@ -93,6 +95,11 @@ class SearchSpace(ABC):
                       in_channels: int = 3) -> Any:
         """A freshly initialized PyTorch network for ``arch`` (``NETWORK``)."""
         self.require(NETWORK, "build networks to train (evaluation=train)")
+        raise NotImplementedError
+
+    def supernet_layout(self) -> SupernetLayout:
+        """What a one-shot supernet of this space is built from (``CELL_DAG``)."""
+        self.require(CELL_DAG, "carry a one-shot supernet")
         raise NotImplementedError
 
     def canonical_archs(self) -> Iterator[Hashable]:

@@ -41,6 +41,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
+from nas_exp.search_spaces.supernet_layout import EdgeCellLayout
 
 COMBINES = ("sum",)
 STEMS = ("conv3x3_bn",)
@@ -317,7 +318,7 @@ def _hydra_source(name: str) -> str:
 
 class DeclaredCellSpace(SearchSpace):
     """A cell space of a declaration: one categorical per edge; networks from ``DeclaredNetwork``; rows of the
-    named benchmark. ``CELL_DAG`` (one-shot) is declared only where today's supernet carries the cell (NB201's)."""
+    named benchmark; one-shot supernets from ``supernet_layout`` (``CELL_DAG``)."""
 
     capabilities = frozenset({NETWORK, FINITE, CELL_DAG})  # what a declared cell space can have; see __init__
 
@@ -333,15 +334,14 @@ class DeclaredCellSpace(SearchSpace):
     @classmethod
     def capabilities_for(cls, settings: Mapping[str, Any]) -> frozenset[str]:
         """As ``__init__`` sets them: DARTS-style cells (``choice: node_inputs``) only build networks; an edge cell
-        is finite, tabular where it names a benchmark, and carries a one-shot supernet where that is NB201's."""
+        is finite, tabular where it names a benchmark; every declared cell carries a one-shot supernet."""
         cell = _plain(settings.get("cell"))
         if isinstance(cell, Mapping) and cell.get("choice") == "node_inputs":
             from nas_exp.search_spaces.declared_inputs import NodeInputCellSpace
 
             return NodeInputCellSpace.capabilities
         benchmark = settings.get("benchmark")
-        return frozenset({NETWORK, FINITE, *((TABULAR,) if benchmark else ()),
-                          *((CELL_DAG,) if benchmark == "nb201" else ())})
+        return frozenset({NETWORK, FINITE, CELL_DAG, *((TABULAR,) if benchmark else ())})
 
     def __init__(self, name: str | None = None, cell: Any = None, macro: Any = None, benchmark: str | None = None,
                  seed: int | None = None, source: str | None = None, **unknown: Any) -> None:
@@ -352,11 +352,9 @@ class DeclaredCellSpace(SearchSpace):
         declaration = {k: v for k, v in declaration.items() if v is not None or k == "name"}
         self.decl = compile_cell(declaration, source)
         self.name = self.decl.name
-        caps = {NETWORK, FINITE}
+        caps = {NETWORK, FINITE, CELL_DAG}
         if self.decl.benchmark is not None:
             caps.add(TABULAR)
-        if self.decl.benchmark == "nb201":
-            caps.add(CELL_DAG)
         self.capabilities = frozenset(caps)
         self.edge_names = tuple(e.name for e in self.decl.edges)
         self.configspace = ConfigurationSpace(name=self.name, seed=seed, space=[
@@ -447,6 +445,14 @@ class DeclaredCellSpace(SearchSpace):
         from nas_exp.benchmarks.nb201_tabular import NB201Benchmark
 
         return NB201Benchmark(source=source, root=root)
+
+    def supernet_layout(self) -> EdgeCellLayout:
+        """The declared cell's edges (declaration order) with their ops, stacked by the declared widths."""
+        d = self.decl
+        return EdgeCellLayout(edges=[(e.frm, e.to) for e in d.edges], edge_ops=[e.ops for e in d.edges],
+                              nodes=d.nodes, widths=d.macro.widths,
+                              zero_ops=frozenset(op for e in d.edges for op in e.ops if _zero_op((op,))),
+                              key=self.key)
 
     def build_network(self, arch: Sequence[str], seed: int, C: int, N: int, num_classes: int,
                       in_channels: int = 3) -> Any:

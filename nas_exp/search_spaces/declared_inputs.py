@@ -33,7 +33,8 @@ from typing import Any
 from ConfigSpace import Categorical, Configuration, ConfigurationSpace, InCondition
 
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.base import NETWORK, SearchSpace
+from nas_exp.search_spaces.base import CELL_DAG, NETWORK, SearchSpace
+from nas_exp.search_spaces.supernet_layout import NodeInputLayout, darts_layers, darts_reduction_layers
 from nas_exp.search_spaces.declared import _TOP_KEYS, DeclarationError, _Checker, _plain, _zero_op
 
 CELL_KEYS = ("choice", "inputs", "intermediate", "node_inputs", "combine", "output", "ops", "types")
@@ -54,10 +55,10 @@ class DartsMacro:
 
     def layers(self, N: int) -> int:
         """Cells in all: N normal cells per stage, a reduction cell between stages (DARTS' 20 layers: N=6)."""
-        return (self.reductions + 1) * N + self.reductions
+        return darts_layers(self.reductions, N)
 
     def reduction_layers(self, layers: int) -> tuple[int, ...]:
-        return tuple(k * layers // (self.reductions + 1) for k in range(1, self.reductions + 1))
+        return darts_reduction_layers(self.reductions, layers)
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,10 @@ def from_genotype(normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str,
 
 class NodeInputCellSpace(SearchSpace):
     """A node-input-choice cell space (``DeclaredCellSpace`` of a declaration with ``cell.choice: node_inputs``):
-    ConfigSpace with conditions, networks from ``DartsNetwork``; no table, not enumerated (not ``FINITE``), no
-    one-shot supernet yet (no ``CELL_DAG``)."""
+    ConfigSpace with conditions, networks from ``DartsNetwork``, DARTS' search supernet (``supernet_layout``);
+    no table, not enumerated (not ``FINITE``)."""
 
-    capabilities = frozenset({NETWORK})
+    capabilities = frozenset({NETWORK, CELL_DAG})
 
     def __init__(self, name: str | None = None, cell: Any = None, macro: Any = None, benchmark: str | None = None,
                  seed: int | None = None, source: str | None = None, **unknown: Any) -> None:
@@ -263,6 +264,14 @@ class NodeInputCellSpace(SearchSpace):
                 nodes.append(tuple((m.group(1), int(m.group(2))) for m in matches))  # type: ignore[union-attr]
             cells.append(tuple(nodes))
         return self._check_arch(cells)
+
+    def supernet_layout(self) -> NodeInputLayout:
+        """DARTS' search cell: every edge i -> j of each cell type offering every op; cells by DARTS' rule."""
+        d = self.decl
+        return NodeInputLayout(ops=d.ops, zero_ops=frozenset(op for op in d.ops if _zero_op((op,))),
+                               inputs=d.inputs, intermediate=d.intermediate, node_inputs=d.node_inputs,
+                               cell_types=len(d.types), stem_multiplier=d.macro.stem_multiplier,
+                               reductions=d.macro.reductions, key=self.key)
 
     def build_network(self, arch: Any, seed: int, C: int, N: int, num_classes: int, in_channels: int = 3) -> Any:
         from nas_exp.models.darts_network import seeded_darts_network

@@ -28,6 +28,7 @@ from nas_exp.configspace_layout import VectorLayout
 from nas_exp.errors import UserError
 from nas_exp.feature_encoders import FeatureEncoder
 from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, PATHS, TABULAR, SearchSpace
+from nas_exp.search_spaces.supernet_layout import EdgeCellLayout
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to_node, from_node) in the order the official string lists them.
@@ -250,6 +251,12 @@ class NB201Space(SearchSpace):
         from nas_exp.models.network import seeded_network
 
         return seeded_network(arch, seed, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
+
+    def supernet_layout(self) -> EdgeCellLayout:
+        """NB201's search cell: the 6 edges (``EDGES`` order) each offering the 5 ops (``OPS`` order), stacked as
+        NB201's search network (3 stages of widths C, 2C, 4C)."""
+        return EdgeCellLayout(edges=[(frm, to) for to, frm in EDGES], edge_ops=[OPS] * N_EDGES, nodes=4,
+                              widths=(1, 2, 4), zero_ops=frozenset({"none"}), key=Arch.to_str, make_cell=Arch)
 
     def path_encoder(self) -> FeatureEncoder:
         """The cell's input-to-output paths as 84 binary features (BANANAS' encoding; ``nb201_paths.py``)."""
