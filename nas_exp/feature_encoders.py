@@ -4,7 +4,8 @@ the predictors of predictor-based search (``bananas``, ``npenas``).
 Two kinds exist. The ConfigSpace's one-hot (``nas_exp/optimizers/predictor_features.py: OneHotFeatures``, name
 ``onehot``) works on every space. A space may provide its own from what only it knows, declared as a capability:
 ``PATHS`` spaces return a path encoder from ``SearchSpace.path_encoder()`` (name ``path``; NB201:
-``nas_exp/search_spaces/nb201_paths.py``). Optimizers see only this protocol, never the space.
+``nas_exp/search_spaces/nb201_paths.py``; declared edge cells: ``nas_exp/search_spaces/cell_paths.py``).
+Optimizers see only this protocol, never the space.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.objectives.base import Objective
 from nas_exp.objectives.search_metric import SearchMetric
-from nas_exp.optimizers.base import Optimizer, Trial
+from nas_exp.optimizers.base import Optimizer, SpaceUsedUp, Trial
 from nas_exp.search_spaces.base import SearchSpace
 from nas_exp.trajectory import TrajectoryRow, hyperparameters_json
 
@@ -201,6 +201,9 @@ def run_search(
     The trajectory depends on the seed and the batch size only, never on which evaluation finishes first. With
     a simulated-time budget, evaluations of the last batch past the budget are made but not counted.
 
+    An optimizer that has no configuration left (``SpaceUsedUp``: SMAC's, on a space smaller than the budget)
+    ends the search early, its message the stop reason; the trials it proposed before are evaluated and recorded.
+
     ``objective`` turns an evaluation into what the optimizer is told and orders incumbents (default
     ``SearchMetric`` of the evaluator's search metric; a multi-objective one returns a list of losses)."""
     objective = objective if objective is not None else SearchMetric(evaluator.search_metric)
@@ -215,10 +218,15 @@ def run_search(
         return None
 
     seen, rows = record.seen, record.rows
-    while not budget.exhausted(len(rows), record.simulated_time):
+    used_up: str | None = None  # the optimizer's SpaceUsedUp: evaluate what it proposed before it, then stop
+    while not budget.exhausted(len(rows), record.simulated_time) and used_up is None:
         proposals = []
         for _ in range(batch_room(budget, len(rows), batch_size)):
-            proposals.append(record.propose(space, evaluator))
+            try:
+                proposals.append(record.propose(space, evaluator))
+            except SpaceUsedUp as err:
+                used_up = str(err)
+                break
         fresh: dict[tuple[str, int | None, Any], EvaluationRequest] = {}  # first asks of unseen keys, in order
         for i, proposal in enumerate(proposals):
             if proposal.key not in seen and proposal.key not in fresh:
@@ -230,4 +238,6 @@ def run_search(
             stop = handle(proposal, seen[proposal.key] if repeat else evaluated[proposal.key], repeat)
             if stop:
                 return SearchResult(rows, stop, full_trainings(seen))
+    if used_up is not None and not budget.exhausted(len(rows), record.simulated_time):
+        return SearchResult(rows, used_up, full_trainings(seen))
     return SearchResult(rows, "budget exhausted", full_trainings(seen))

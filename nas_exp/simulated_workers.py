@@ -12,7 +12,8 @@ Budgets: ``max_evaluations`` caps the trials started (all of them finish and are
 ``max_simulated_seconds`` no trial starts at or after the limit, and a trial that would finish after it is not
 recorded (the search stops at the first such finish). A configuration asked again while known (finished, or
 started by another worker, whose result the table already gives) is a repeat: served from the run's cache, charged
-again and marked ``repeat``, as in sequential runs.
+again and marked ``repeat``, as in sequential runs. An optimizer with no configuration left (``SpaceUsedUp``) lets
+the running trials finish and starts none; its message is the stop reason.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from nas_exp.budgets.budget import Budget
 from nas_exp.evaluation.base import Evaluation, Evaluator
 from nas_exp.objectives.base import Objective
 from nas_exp.objectives.search_metric import SearchMetric
-from nas_exp.optimizers.base import Optimizer
+from nas_exp.optimizers.base import Optimizer, SpaceUsedUp
 from nas_exp.runner import (EvaluateMany, EvaluationRequest, Proposal, SearchRecord, SearchResult,
                             evaluate_serially, full_trainings)
 from nas_exp.search_spaces.base import SearchSpace
@@ -66,15 +67,22 @@ def run_simulated_workers(
     known: dict[tuple, Evaluation] = {}  # every key evaluated so far, finished or still running
     running: list[Running] = []
     n_started = 0
+    used_up: str | None = None  # the optimizer has no configuration left: running trials finish, none starts
 
     def may_start(at: float) -> bool:
+        if used_up is not None:
+            return False
         if budget.max_evaluations is not None and n_started >= budget.max_evaluations:
             return False
         return budget.max_simulated_seconds is None or at < budget.max_simulated_seconds
 
     def start(worker: int, at: float) -> None:
-        nonlocal n_started
-        proposal = record.propose(space, evaluator)
+        nonlocal n_started, used_up
+        try:
+            proposal = record.propose(space, evaluator)
+        except SpaceUsedUp as err:
+            used_up = str(err)
+            return
         n_started += 1
         repeat = proposal.key in known
         if not repeat:
@@ -95,4 +103,4 @@ def run_simulated_workers(
         record.add(done.proposal, done.evaluation, done.repeat, done.cost, done.finish)
         if may_start(done.finish):
             start(done.worker, done.finish)
-    return SearchResult(record.rows, "budget exhausted", full_trainings(record.seen))
+    return SearchResult(record.rows, used_up or "budget exhausted", full_trainings(record.seen))

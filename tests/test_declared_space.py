@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from conftest import REPO
 from nas_exp.app import run_experiment
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR
+from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, PATHS, TABULAR
 from nas_exp.search_spaces.declared import DeclarationError, DeclaredCellSpace
 from nas_exp.search_spaces.nb201 import OPS, Arch, NB201Space
 
@@ -39,7 +39,7 @@ def test_nb201_declared_has_nb201s_configspace(declared):
     assert [hp.name for hp in ours] == [hp.name for hp in theirs]
     assert [tuple(hp.choices) for hp in ours] == [tuple(hp.choices) for hp in theirs] == [OPS] * 6
     assert [hp.meta for hp in ours] == [hp.meta for hp in theirs]
-    assert declared.capabilities == {TABULAR, NETWORK, CELL_DAG, FINITE}
+    assert declared.capabilities == nb201.capabilities == {TABULAR, NETWORK, CELL_DAG, FINITE, PATHS}
     assert sum(1 for _ in declared.canonical_archs()) == 15_625
 
 
@@ -135,7 +135,7 @@ def test_a_new_space_is_one_yaml_file_trained(tmp_path, monkeypatch):
     rows = _trajectory(tmp_path / "run")
     assert len(rows) == 2
     space = DeclaredCellSpace.from_yaml(conf / "my_cell.yaml")
-    assert len(space) == 18 and space.capabilities == {NETWORK, FINITE, CELL_DAG}
+    assert len(space) == 18 and space.capabilities == {NETWORK, FINITE, PATHS, CELL_DAG}
     for row in rows:
         arch = space.from_key(row["arch"])
         assert space.key(arch) == row["arch"] and 0.0 <= float(row["valid_acc"]) <= 100.0

@@ -18,6 +18,7 @@ from conftest import REPO
 from nas_exp import components
 from nas_exp.budgets.budget import Budget
 from nas_exp.errors import UserError
+from nas_exp.optimizers.base import SpaceUsedUp
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 SPACES = ("tiny_cell", "darts", "chain_cnn")
@@ -137,16 +138,82 @@ def test_smac_refuses_a_budget_larger_than_the_space(tmp_path):
     components.check_space_room(random, Budget(max_evaluations=19), space)  # random repeats
 
 
-@pytest.mark.parametrize("optimizer_name", ["smac", "hyperband"])
-def test_smac_says_when_a_small_space_is_used_up(optimizer_name, tmp_path):
+@pytest.mark.parametrize("optimizer_name,evaluated", [("smac", "18"), ("hyperband", "18"), ("bohb", "1[0-9]")])
+def test_smac_says_when_a_small_space_is_used_up(optimizer_name, evaluated, tmp_path):
     """Past its 18 cells, SMAC (each configuration once) and Hyperband (new configurations per bracket) stop with
-    one line, not SMAC's ConfigurationSpaceExhaustedException or an IndexError."""
+    one line (``SpaceUsedUp``, the run's stop reason), not SMAC's ConfigurationSpaceExhaustedException or an
+    IndexError; it says how many configurations were evaluated (BOHB: a bracket it could not fill is dropped)."""
     space, optimizer = build("tiny_cell", optimizer_name, tmp_path, max_trials=40)
-    with pytest.raises(UserError, match=f"optimizer={optimizer_name} found no configuration left that it has "
-                                        "not proposed, after [0-9]+ trials of this run: the space is used up"):
+    asked = []
+    with pytest.raises(SpaceUsedUp, match=f"^optimizer={optimizer_name} found no configuration left that it has not "
+                                          f"proposed, after [0-9]+ trials of this run: the space is used up "
+                                          f"\\({evaluated} of its 18 configurations evaluated") as err:
         for _ in range(40):
             trial = optimizer.ask()
+            asked.append(space.key(space.from_config(trial.config)))
             optimizer.tell(trial, synthetic_loss(space, space.from_config(trial.config)), 1.0)
+    assert "\n" not in str(err.value) and isinstance(err.value, UserError)
+    assert f"after {len(asked)} trials" in str(err.value)
+    if evaluated == "18":
+        assert len(set(asked)) == 18
+
+
+def test_hyperband_proposes_every_cell_of_a_small_space_before_it_stops(tmp_path):
+    """SMAC's random retries (16 + the proposed ones) miss the last few of 18 cells; SMAC would declare the space
+    exhausted with cells left (seeds 3 and 5: 11 and 12 of 18 evaluated). ``LookupConfigSelector`` then takes one
+    not proposed yet, so every seed's Hyperband evaluates all 18 before it stops."""
+    from nas_exp.optimizers.smac_multifidelity import SMACMultiFidelity
+
+    space = components.build(composed(["search_space=tiny_cell"]).search_space)
+    for seed in range(6):
+        optimizer = SMACMultiFidelity(space.configspace, seed=seed, output_dir=tmp_path / str(seed), max_trials=60,
+                                      kind="hyperband", min_budget=1, max_budget=9)
+        with pytest.raises(SpaceUsedUp, match=r"the space is used up \(18 of its 18 configurations evaluated"):
+            for _ in range(60):
+                trial = optimizer.ask()
+                optimizer.tell(trial, synthetic_loss(space, space.from_config(trial.config)), 1.0)
+
+
+def four_cells_conf(tmp_path: Path) -> Path:
+    """A conf folder declaring a cell of one edge with 4 ops: 4 cells."""
+    conf = tmp_path / "conf" / "search_space"
+    conf.mkdir(parents=True)
+    (conf / "four_cells.yaml").write_text(
+        "_target_: nas_exp.search_spaces.declared.DeclaredCellSpace\nname: four_cells\n"
+        "cell: {nodes: 2, ops: [skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3], edges: [0->1]}\n"
+        "macro: {widths: [1]}\n")
+    return tmp_path / "conf"
+
+
+@pytest.mark.parametrize("optimizer_name", ["hyperband", "bohb"])
+def test_multi_fidelity_runs_on_a_space_smaller_than_their_budget_stop_with_a_reason(optimizer_name, tmp_path,
+                                                                                     monkeypatch):
+    """Hyperband and BOHB on a 4-cell space with a budget of 20 trials, training on digits: the run ends when no
+    configuration is left for a new bracket, writes its result.json and says why in stop_reason."""
+    import json
+
+    from nas_exp.app import run_experiment
+
+    conf = four_cells_conf(tmp_path)
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path / "store"))
+    cfg = composed([f"hydra.searchpath=[file://{conf}]", "search_space=four_cells", f"optimizer={optimizer_name}",
+                    "optimizer.min_budget=1", "optimizer.max_budget=3", "evaluation.epochs=3",
+                    "evaluation.recipe.epochs=3", "evaluation.recipe.steps_per_epoch=1", "evaluation.C=2",
+                    "evaluation.N=1", "evaluation.checkpoint_dir=null", "evaluation.report_test=false",
+                    "budget.max_evaluations=20"])
+    summary = run_experiment(cfg, tmp_path / "run")
+    recorded = json.loads((tmp_path / "run" / "result.json").read_text())
+    with open(tmp_path / "run" / "trajectory.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    reason = recorded["stop_reason"]
+    assert reason == summary["stop_reason"] and "\n" not in reason
+    assert reason.startswith(f"optimizer={optimizer_name} found no configuration left that it has not proposed, "
+                             f"after {len(rows)} trials of this run: the space is used up (")
+    assert "of its 4 configurations evaluated" in reason
+    assert 0 < recorded["n_evaluations"] == len(rows) < 20
+    assert {row["epochs"] for row in rows} <= {"1", ""}  # 1 epoch, or full training (3 epochs)
+    assert recorded["incumbent"] is not None
 
 
 def test_smac_trains_chain_cells_on_digits(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
-"""NB201's path encoding (nas_exp/search_spaces/nb201_paths.py) and how predictor-based search gets it:
-``optimizer.encoding=auto|path|onehot``, the space's ``PATHS`` capability, the refusal elsewhere, and a real short
-BANANAS run on it."""
+"""NB201's path encoding (nas_exp/search_spaces/nb201_paths.py), the declared edge cells' (cell_paths.py; on
+nb201_declared NB201's, cell for cell), and how predictor-based search gets it: ``optimizer.encoding=auto|path|
+onehot``, the space's ``PATHS`` capability, the refusal elsewhere, and real short BANANAS runs on it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from conftest import REPO, run_in_store
-from nas_exp.components import ConfigError, encoder_kwargs, spaces_with
+from nas_exp.components import ConfigError, encoder_kwargs, space_capabilities, spaces_with
 from nas_exp.errors import UserError
+from nas_exp.search_spaces import cell_paths as declared_paths
 from nas_exp.search_spaces.base import PATHS, CapabilityError
+from nas_exp.search_spaces.cell_paths import CellPathEncoder
+from nas_exp.search_spaces.declared import DeclaredCellSpace
 from nas_exp.search_spaces.nb201 import EDGE_NAMES, OPS, Arch, NB201Space, all_archs
 from nas_exp.search_spaces.nb201_hpo import NB201HPOSpace
 from nas_exp.search_spaces.nb201_paths import (NODE_PATHS, PATH_OPS, WIDTH, NB201PathEncoder, cell_paths,
@@ -112,8 +116,8 @@ def test_the_encoder_reads_configurations_of_the_space():
 
 # --- who provides it ---------------------------------------------------------------------------------------------
 
-def test_only_nb201_declares_paths():
-    assert spaces_with(PATHS) == ["nb201"]
+def test_nb201_and_the_declared_edge_cells_declare_paths():
+    assert spaces_with(PATHS) == ["nb201", "nb201_declared", "tiny_cell"]
     assert PATHS in NB201Space.capabilities and PATHS not in NB201HPOSpace.capabilities
     with pytest.raises(CapabilityError, match="search_space=nb201_hpo cannot encode its configurations by paths"):
         NB201HPOSpace().path_encoder()
@@ -156,7 +160,8 @@ def test_path_on_a_space_without_one_is_refused_in_one_line(space):
     message = str(err.value)
     assert "\n" not in message
     assert message == (f"optimizer.encoding=path needs a space with a path encoding, and search_space={space} "
-                       "has none (spaces with one: nb201); use optimizer.encoding=auto or onehot")
+                       "has none (spaces with one: nb201, nb201_declared, tiny_cell); use optimizer.encoding=auto or "
+                       "onehot")
 
 
 def test_optimizers_without_an_encoder_get_none_and_bad_encodings_are_one_line():
@@ -191,3 +196,90 @@ def test_a_short_bananas_run_on_paths_is_deterministic_and_says_what_it_used(tmp
     assert onehot_result["optimizer_settings"] == {"encoding": "onehot", "n_features": 30}
     assert [r["arch"] for r in rows[:4]] == [r["arch"] for r in onehot[:4]]  # the same random initial design
     assert [r["arch"] for r in rows[4:]] != [r["arch"] for r in onehot[4:]]  # then the features decide
+
+
+# --- declared edge cells (nas_exp/search_spaces/cell_paths.py) ---------------------------------------------------
+
+def declared_space(name: str) -> DeclaredCellSpace:
+    return DeclaredCellSpace.from_yaml(REPO / "conf" / "search_space" / f"{name}.yaml")
+
+
+def test_nb201_declared_encodes_every_cell_exactly_as_nb201():
+    declared, nb201 = declared_space("nb201_declared"), NB201Space()
+    encoder = declared.path_encoder()
+    assert isinstance(encoder, CellPathEncoder) and encoder.name == "path" and encoder.width == WIDTH
+    # the same 84 features in the same order: feature i is the op sequence of NB201's column i
+    assert [path_column(ops) for ops in encoder.features] == list(range(WIDTH))
+    assert declared_paths.node_paths(declared.decl) == NODE_PATHS and declared_paths.path_ops(declared.decl) == PATH_OPS
+    archs = list(declared.canonical_archs())
+    assert len(archs) == 15_625
+    ours = encoder.many([declared.to_config(arch) for arch in archs])
+    theirs = nb201.path_encoder().many([nb201.to_config(declared._nb201_arch(arch)) for arch in archs])
+    assert ours.shape == theirs.shape == (15_625, WIDTH) and np.array_equal(ours, theirs)
+    # a configuration given as a mapping (no vector to decode) is encoded the same
+    config = declared.to_config(archs[4321])
+    assert np.array_equal(encoder(dict(config)), ours[4321]) and ours[4321].any()
+
+
+def test_tiny_cell_paths_by_hand():
+    space = declared_space("tiny_cell")  # 0->1 and 1->2: none|skip|conv3x3; 0->2: skip|conv1x1
+    encoder = space.path_encoder()
+    assert declared_paths.node_paths(space.decl) == ((0, 2), (0, 1, 2))
+    assert declared_paths.path_ops(space.decl) == (SKIP, C3, C1)  # first named: cell.ops, then 0->2's own conv1x1
+    assert encoder.features == ((SKIP,), (C1,), (SKIP, SKIP), (SKIP, C3), (C3, SKIP), (C3, C3))
+    assert PATHS in space.capabilities and encoder.width == 6
+    rows = encoder.many([space.to_config(arch) for arch in [("none", C1, C3), (C3, SKIP, C3), (SKIP, C1, "none")]])
+    assert [ones(row) for row in rows] == [{1}, {0, 5}, {1}]  # none on 0->1 or 1->2 cuts the path through node 1
+
+
+def inline_cell(edges: list, nodes: int = 4) -> DeclaredCellSpace:
+    return DeclaredCellSpace(name="inline", source="inline.yaml", cell={"nodes": nodes, "edges": edges},
+                             macro={"widths": [1]})
+
+
+def test_per_edge_ops_give_only_the_sequences_some_path_can_carry():
+    space = inline_cell([{"edge": "0->1", "ops": ["none", C3]}, {"edge": "0->2", "ops": [POOL]},
+                         {"edge": "0->3", "ops": ["none"]}, {"edge": "1->3", "ops": [SKIP]},
+                         {"edge": "2->3", "ops": [C1, "none"]}])
+    encoder = space.path_encoder()
+    # 0->3 only offers none: no length-1 feature; 0->1->3 carries conv3-skip, 0->2->3 pool-conv1; no mixed ones
+    assert encoder.features == ((C3, SKIP), (POOL, C1))
+    assert ones(encoder(space.to_config((C3, POOL, "none", SKIP, "none")))) == {0}
+    assert ones(encoder(space.to_config(("none", POOL, "none", SKIP, C1)))) == {1}
+
+
+def test_a_cell_whose_paths_carry_nothing_has_no_path_encoding():
+    space = inline_cell([{"edge": "0->1", "ops": ["none"]}], nodes=2)
+    with pytest.raises(UserError, match="^search_space=inline has no input-output path that can carry data .* "
+                                        "use optimizer.encoding=onehot$"):
+        space.path_encoder()
+
+
+def test_node_input_cells_have_no_path_encoding():
+    darts = instantiate(composed(["search_space=darts"]).search_space)
+    assert PATHS not in darts.capabilities
+    with pytest.raises(CapabilityError, match="search_space=darts cannot encode its configurations by paths"):
+        darts.path_encoder()
+
+
+@pytest.mark.parametrize("space,width", [("tiny_cell", 6), ("nb201_declared", 84)])
+def test_bananas_on_a_declared_cell_uses_its_paths(space, width):
+    cfg = composed([f"search_space={space}", "optimizer=bananas"])
+    built = instantiate(cfg.search_space)
+    optimizer = instantiate(cfg.optimizer)(configspace=built.configspace, seed=0, **encoder_kwargs(cfg, built))
+    assert optimizer.settings_used() == {"encoding": "path", "n_features": width}
+
+
+@pytest.mark.usefixtures("torch_one_thread")
+def test_a_bananas_run_on_nb201_declared_is_the_run_on_nb201(tmp_path, store_root):
+    rows, result = run(tmp_path, store_root, "nb201", [])
+    declared, declared_result = run(tmp_path, store_root, "declared", ["search_space=nb201_declared"])
+    assert declared_result["optimizer_settings"] == result["optimizer_settings"] == {"encoding": "path",
+                                                                                     "n_features": 84}
+    assert len(rows) == 14 and declared == rows
+
+
+@pytest.mark.parametrize("space", ["nb201_declared", "tiny_cell", "darts", "chain_cnn"])
+def test_capabilities_known_before_building_are_those_built(space):
+    node = OmegaConf.load(REPO / "conf" / "search_space" / f"{space}.yaml")
+    assert space_capabilities(node) == instantiate(composed([f"search_space={space}"]).search_space).capabilities

@@ -9,6 +9,14 @@ from typing import Any
 
 from ConfigSpace import Configuration, ConfigurationSpace
 
+from nas_exp.errors import UserError
+
+
+class SpaceUsedUp(UserError):
+    """Raised by ``ask`` of an optimizer that proposes only configurations it has not proposed before (SMAC's
+    intensifiers; Hyperband's new brackets) once none is left. The search loop ends there, before its budget, and
+    the message (one line) is the run's stop reason in result.json; called directly it is a one-line error."""
+
 
 @dataclass
 class Trial:

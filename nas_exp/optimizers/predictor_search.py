@@ -4,8 +4,8 @@ with an acquisition function over the predictor's outputs, and propose the best-
 
 Features (``encoding``): ``onehot`` comes from the ConfigSpace only (``OneHotFeatures``), so every space of
 categorical, ordinal or uniform hyperparameters can be searched; ``path`` is the space's own path encoder, which the
-run builds and passes as ``encoder`` where the space declares ``PATHS`` (NB201); ``auto`` is the path encoder where
-one was passed, else one-hot. The predictor is an ``MLPEnsemble``. Everything is seeded from the run's seed.
+run builds and passes as ``encoder`` where the space declares ``PATHS`` (NB201, declared edge cells); ``auto`` is
+the path encoder where one was passed, else one-hot. The predictor is an ``MLPEnsemble``. Everything is seeded from the run's seed.
 """
 
 from __future__ import annotations

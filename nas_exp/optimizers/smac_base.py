@@ -23,11 +23,13 @@ from smac.runhistory.dataclasses import TrialValue
 from smac.utils.numpyencoder import NumpyEncoder
 
 from nas_exp.checks import require_int
+from nas_exp.configspace_layout import space_size
 from nas_exp.errors import UserError
 from nas_exp.interruption import deferred
-from nas_exp.optimizers.base import Optimizer, Trial
+from nas_exp.optimizers.base import Optimizer, SpaceUsedUp, Trial
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, enumeration_problem
-from nas_exp.optimizers.smac_components import LookupConfigSelector, LookupIntensifier, LookupRandomForest
+from nas_exp.optimizers.smac_components import (LookupConfigSelector, LookupIntensifier, LookupRandomForest,
+                                                config_key)
 
 UNBOUNDED_TRIALS = 100_000
 SAVE_EVERY = 100  # tells between two writes of SMAC's run history (evaluations.jsonl is the crash-safe record)
@@ -108,10 +110,20 @@ def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
     )
 
 
+def _used_text(configspace: Any, n_evaluated: int) -> str:
+    """How many configurations were evaluated, of how many (where the space is finite)."""
+    size = space_size(configspace)
+    if size is None:
+        return f"{n_evaluated:,} configurations evaluated"
+    plain = not (configspace.conditions or configspace.forbidden_clauses)
+    return f"{n_evaluated:,} of its {'' if plain else 'at most '}{size:,} configurations evaluated"
+
+
 class SMACAskTell(Optimizer):
     """Subclasses build ``self.smac`` (a SMAC facade) from ``self.scenario(...)``."""
 
     writes_run_history = True  # SMAC's own run history in smac3/smac/SEED/, which DeepCAVE opens
+    used_up_note = ""  # why fewer configurations than the space's were evaluated, in the used-up stop reason
 
     def __init__(self, *args, log_level: int = logging.ERROR, save_every: int = SAVE_EVERY, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -147,12 +159,18 @@ class SMACAskTell(Optimizer):
             with deferred():  # a stop inside SMAC's bookkeeping would leave its run history unsavable
                 info = self.smac.ask()
         except ConfigurationSpaceExhaustedException:
-            raise UserError(f"optimizer={self.name} found no configuration left that it has not proposed, after "
-                            f"{self._asked} trials of this run: the space is used up; set budget.max_evaluations="
-                            f"{self._asked} or less, or use optimizer=random (which repeats once the space is used "
-                            f"up)") from None
+            raise SpaceUsedUp(f"optimizer={self.name} found no configuration left that it has not proposed, after "
+                              f"{self._asked} trials of this run: the space is used up ("
+                              f"{_used_text(self.configspace, self._n_evaluated())}{self.used_up_note}), so the "
+                              f"search stopped before its budget (optimizer=random repeats once the space is used "
+                              f"up)") from None
         self._asked += 1
         return Trial(config=info.config, budget=info.budget, handle=info)
+
+    def _n_evaluated(self) -> int:
+        """Distinct configurations in SMAC's run history (by encoded vector: SMAC may hold one configuration twice,
+        as ``str`` and as ``np.str_`` values)."""
+        return len({config_key(config) for config in self.smac.runhistory.get_configs()})
 
     def tell(self, trial: Trial, loss: float | list[float], cost: float) -> None:
         """SMAC rewrites its whole run history on every tell by default (quadratic in trials); here it is written

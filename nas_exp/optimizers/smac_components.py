@@ -176,9 +176,37 @@ class LookupConfigSelector(ConfigSelector):
                     else:
                         random_configs_retries += 1
                     if random_configs_retries == self._max_new_config_tries:
-                        logger.warning(f"Could not return a new configuration after {random_configs_retries} "
-                                       "retries.")
-                        raise ConfigurationSpaceExhaustedException()
+                        config = self._unproposed()
+                        if config is None:
+                            logger.warning(f"Could not return a new configuration after {random_configs_retries} "
+                                           "retries.")
+                            raise ConfigurationSpaceExhaustedException()
+                        counter += 1  # random draws missed the few left (tiny_cell's last ones): take one
+                        random_configs_retries = 0
+                        self._mark(config)
+                        self._call_callbacks_on_end(config)
+                        yield config
+                        retrain = counter == self._retrain_after
+                        self._call_callbacks_on_start()
+
+    def _unproposed(self) -> Configuration | None:
+        """Where SMAC's random retries found nothing new and would declare the space exhausted: on a space that
+        can be enumerated, one configuration not proposed yet, drawn with the space's random state (None if every
+        one was proposed, or the space cannot be enumerated). On a small space random draws miss the last few
+        configurations (tiny_cell: 18, of which SMAC tries 16 + proposed ones), so SMAC would stop the search
+        with configurations left; SMAC's own choices are unchanged wherever it finds one."""
+        from nas_exp.optimizers.exhaustive_acquisition import encoded_grid, enumeration_problem
+
+        configspace = self._scenario.configspace
+        if enumeration_problem(configspace) is not None:
+            return None
+        rows = encoded_grid(configspace)
+        left = [row for row in rows if row.tobytes() not in self._processed_keys]
+        if not left:
+            return None
+        config = Configuration(configspace, vector=left[int(configspace.random.randint(len(left)))])
+        config.origin = "Random Search (not proposed yet, after max retries)"
+        return config
 
     def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
         assert self._model is not None

@@ -19,9 +19,14 @@ class SMACMultiFidelity(SMACAskTell):
     """Budgets are epochs between ``min_budget`` and ``max_budget``; SMAC's Hyperband hands out
     ``max_budget / eta**k`` (floats: the runner rounds them to whole epochs). Trials at ``max_budget`` are full
     training and decide the incumbent. This optimizer does not resume training: a cell promoted from 22 to 67
-    epochs is trained (and charged) from scratch, as SMAC's Hyperband does."""
+    epochs is trained (and charged) from scratch, as SMAC's Hyperband does.
+
+    Each bracket starts with configurations not proposed before, so on a space smaller than the budget needs
+    (``search_space=tiny_cell``'s 18 cells: about 23 trials with min_budget 1, max_budget 9, eta 3) the search
+    stops once none is left, before its budget, with that as result.json's ``stop_reason`` (``SpaceUsedUp``)."""
 
     uses_budgets = True
+    used_up_note = "; a Hyperband bracket starts with new configurations only, and one it cannot fill is dropped"
 
     def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
                  eta: float = 3, acquisition: str = "auto", n_trees: int = 10,

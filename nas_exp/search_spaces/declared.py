@@ -40,7 +40,8 @@ from ConfigSpace import Categorical, Configuration, ConfigurationSpace
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nas_exp.errors import UserError
-from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, TABULAR, SearchSpace
+from nas_exp.feature_encoders import FeatureEncoder
+from nas_exp.search_spaces.base import CELL_DAG, FINITE, NETWORK, PATHS, TABULAR, SearchSpace
 from nas_exp.search_spaces.supernet_layout import EdgeCellLayout
 
 COMBINES = ("sum",)
@@ -320,7 +321,7 @@ class DeclaredCellSpace(SearchSpace):
     """A cell space of a declaration: one categorical per edge; networks from ``DeclaredNetwork``; rows of the
     named benchmark; one-shot supernets from ``supernet_layout`` (``CELL_DAG``)."""
 
-    capabilities = frozenset({NETWORK, FINITE, CELL_DAG})  # what a declared cell space can have; see __init__
+    capabilities = frozenset({NETWORK, FINITE, PATHS, CELL_DAG})  # what a declared cell space can have; see __init__
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         """A declaration with ``cell.choice: node_inputs`` (DARTS' cells) is a ``NodeInputCellSpace``."""
@@ -341,7 +342,7 @@ class DeclaredCellSpace(SearchSpace):
 
             return NodeInputCellSpace.capabilities
         benchmark = settings.get("benchmark")
-        return frozenset({NETWORK, FINITE, CELL_DAG, *((TABULAR,) if benchmark else ())})
+        return frozenset({NETWORK, FINITE, PATHS, CELL_DAG, *((TABULAR,) if benchmark else ())})
 
     def __init__(self, name: str | None = None, cell: Any = None, macro: Any = None, benchmark: str | None = None,
                  seed: int | None = None, source: str | None = None, **unknown: Any) -> None:
@@ -352,7 +353,7 @@ class DeclaredCellSpace(SearchSpace):
         declaration = {k: v for k, v in declaration.items() if v is not None or k == "name"}
         self.decl = compile_cell(declaration, source)
         self.name = self.decl.name
-        caps = {NETWORK, FINITE, CELL_DAG}
+        caps = {NETWORK, FINITE, PATHS, CELL_DAG}
         if self.decl.benchmark is not None:
             caps.add(TABULAR)
         self.capabilities = frozenset(caps)
@@ -429,6 +430,14 @@ class DeclaredCellSpace(SearchSpace):
     # -- capabilities -------------------------------------------------------------------------------------------
     def canonical_archs(self) -> Iterator[tuple[str, ...]]:
         return itertools.product(*(e.ops for e in self.decl.edges))
+
+    def path_encoder(self) -> FeatureEncoder:
+        """The cell's input-to-output paths as binary features (``PATHS``, every edge cell; ``cell_paths.py``;
+        nb201_declared: NB201's 84)."""
+        self.require(PATHS, "encode its configurations by paths (optimizer.encoding=path)")
+        from nas_exp.search_spaces.cell_paths import CellPathEncoder
+
+        return CellPathEncoder(self)
 
     def _nb201_arch(self, arch: Sequence[str]) -> Any:
         from nas_exp.search_spaces.nb201 import EDGES, Arch
