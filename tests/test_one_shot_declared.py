@@ -218,3 +218,53 @@ def test_one_shot_darts_on_the_darts_space_from_the_command_line(tmp_path, store
     rows = read_one_shot_trajectory(run_dir / "trajectory.csv")
     assert [r.epoch for r in rows] == [1, 2] and all(r.table_valid_acc is None for r in rows)
     assert rows[-1].arch == result["incumbent"]["arch"]
+
+
+MY_CELL = """\
+_target_: nas_exp.search_spaces.declared.DeclaredCellSpace
+name: my_oneshot_cell
+cell:
+  nodes: 4
+  combine: sum
+  ops: [none, skip_connect, nor_conv_1x1, avg_pool_3x3]
+  edges:
+    - 0->1
+    - 0->2
+    - {edge: 1->2, ops: [max_pool_3x3, sep_conv_3x3]}
+    - 1->3
+    - 2->3
+macro:
+  stem: conv3x3_bn
+  widths: [1, 2]
+  reduction: resnet_basic
+  head: bn_relu_pool_linear
+"""
+
+
+@pytest.mark.parametrize("optimizer", ["gdas", "rsws"])
+def test_a_new_yaml_space_carries_one_shot_search(tmp_path, monkeypatch, optimizer):
+    """docs/extending.md: a cell space written into a conf folder of its own (here with DARTS' ops beside NB201's
+    on one edge) is searched by a one-shot method; nothing in nas_exp changes."""
+    from hydra import compose, initialize_config_dir
+
+    from nas_exp.app import run_experiment
+
+    conf = tmp_path / "conf" / "search_space"
+    conf.mkdir(parents=True)
+    (conf / "my_oneshot_cell.yaml").write_text(MY_CELL)
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("NAS_EXP_DATA", str(tmp_path / "store"))
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "search_space=my_oneshot_cell", f"optimizer={optimizer}",
+            "evaluation=train", "dataset=digits", "evaluation.device=cpu", "optimizer.epochs=2", "optimizer.C=4",
+            "optimizer.N=1", "optimizer.batch_size=32", "optimizer.steps_per_epoch=2", "optimizer.eval_batch_size=128",
+            "evaluation.checkpoint_dir=null", "progress=false"])
+    run_experiment(cfg, tmp_path / "run")
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    space = DeclaredCellSpace.from_yaml(conf / "my_oneshot_cell.yaml")
+    cell = space.from_key(result["incumbent"]["arch"])
+    assert cell[2] in ("max_pool_3x3", "sep_conv_3x3")  # edge 1->2 took one of its own two ops
+    rows = read_one_shot_trajectory(tmp_path / "run" / "trajectory.csv")
+    assert [r.epoch for r in rows] == [1, 2] and rows[-1].arch == result["incumbent"]["arch"]
+    assert result["optimizer"] == optimizer and result["stop_reason"] == "all 2 search epochs done"
