@@ -1,4 +1,4 @@
-"""Search curves of one-shot runs: the NB201 table accuracy of the discretized cell after each search epoch, mean
+"""Search curves of one-shot runs: the table accuracy of the discretized cell after each search epoch, mean
 and standard deviation over seeds, one curve per optimizer (the view of NB201's one-shot figures)."""
 
 from __future__ import annotations

@@ -111,9 +111,10 @@ def pareto_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> li
 
 
 def one_shot_figures(runs: list[Run], benchmarks: Benchmarks, out_dir: Path) -> list[Path]:
-    """Per searched dataset (and table), the one-shot runs' search curves against the table's best cell."""
+    """Per searched dataset (and table), the one-shot runs' search curves against the table's best cell (runs on
+    a space without a table have no table curve: their incumbents are in the results table)."""
     written: list[Path] = []
-    one_shot = [run for run in runs if is_one_shot_run(run)]
+    one_shot = [run for run in runs if is_one_shot_run(run) and run.result["one_shot"].get("table_dataset")]
     for key in sorted({(run.info.dataset, table_dataset(run), table_source(run)) for run in one_shot}):
         dataset, table, source = key
         chosen = [run for run in one_shot if (run.info.dataset, table_dataset(run), table_source(run)) == key]
