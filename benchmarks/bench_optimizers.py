@@ -119,6 +119,10 @@ def make_optimizer(name: str) -> Callable[..., Optimizer]:
         config = OmegaConf.load(REPO / "conf" / "optimizer" / "smac_bb.yaml")
         config.gp_growth = 0
         return instantiate(config)
+    if name == "smac_bb_process_blas":  # smac_bb with BLAS on the process's threads (blas_threads: null)
+        config = OmegaConf.load(REPO / "conf" / "optimizer" / "smac_bb.yaml")
+        config.blas_threads = None
+        return instantiate(config)
     return instantiate(OmegaConf.load(REPO / "conf" / "optimizer" / f"{name}.yaml"))
 
 
@@ -164,7 +168,8 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="optimizer seconds after which a run stops")
     parser.add_argument("--raw-seeds", type=int, default=None, help="seeds of smac_raw (default: --seeds)")
     parser.add_argument("--only", nargs="*", default=None,
-                        help="optimizers to run (default: all available; smac_bb_every_fit only when named)")
+                        help="optimizers to run (default: all available; smac_bb_every_fit and smac_bb_process_blas "
+                             "only when named)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     args = parser.parse_args()
     names = list(NAS_EXP) + ["smac_raw"]
@@ -175,7 +180,7 @@ def main() -> None:
     except ImportError:
         Console(stderr=True).print("optuna not installed: optuna_tpe skipped (pip install optuna)")
     if args.only:
-        names = [n for n in names + ["smac_bb_every_fit"] if n in args.only]
+        names = [n for n in names + ["smac_bb_every_fit", "smac_bb_process_blas"] if n in args.only]
     console = Console(width=240)
     markdown: list[str] = []
     n_max = max(args.trials)
