@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nas_exp.evaluation.tabular import TabularEvaluator
@@ -111,6 +113,17 @@ class RunRecord:
 
 
 def make_optimizer(name: str) -> Callable[..., Optimizer]:
+    """``name`` may carry settings in brackets, e.g. ``smac_bb[gp_restarts=2]``: conf/optimizer/smac_bb.yaml
+    with that value changed (values as YAML: ``null``, ``2``, ``0.5``; several separated by commas)."""
+    if name.endswith("]") and "[" in name:
+        base, settings = name[:-1].split("[", 1)
+        config = OmegaConf.load(REPO / "conf" / "optimizer" / f"{base}.yaml")
+        for setting in settings.split(","):
+            key, value = setting.split("=", 1)
+            if key.strip() not in config:
+                raise SystemExit(f"{base} has no setting {key.strip()!r}: {', '.join(map(str, config))}")
+            config[key.strip()] = yaml.safe_load(value)
+        return instantiate(config)
     if name == "smac_raw":
         return SMACRaw
     if name == "optuna_tpe":
@@ -118,6 +131,10 @@ def make_optimizer(name: str) -> Callable[..., Optimizer]:
     if name == "smac_bb_every_fit":  # smac_bb with SMAC's own schedule: the GP's hyperparameters fit on every ask
         config = OmegaConf.load(REPO / "conf" / "optimizer" / "smac_bb.yaml")
         config.gp_growth = 0
+        return instantiate(config)
+    if name == "smac_bb_process_blas":  # smac_bb with BLAS on the process's threads (blas_threads: null)
+        config = OmegaConf.load(REPO / "conf" / "optimizer" / "smac_bb.yaml")
+        config.blas_threads = None
         return instantiate(config)
     return instantiate(OmegaConf.load(REPO / "conf" / "optimizer" / f"{name}.yaml"))
 
@@ -164,7 +181,8 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0, help="optimizer seconds after which a run stops")
     parser.add_argument("--raw-seeds", type=int, default=None, help="seeds of smac_raw (default: --seeds)")
     parser.add_argument("--only", nargs="*", default=None,
-                        help="optimizers to run (default: all available; smac_bb_every_fit only when named)")
+                        help="optimizers to run (default: all available; smac_bb_every_fit, smac_bb_process_blas "
+                             "and NAME[SETTING=VALUE,...] variants only when named)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables as Markdown here")
     args = parser.parse_args()
     names = list(NAS_EXP) + ["smac_raw"]
@@ -175,7 +193,8 @@ def main() -> None:
     except ImportError:
         Console(stderr=True).print("optuna not installed: optuna_tpe skipped (pip install optuna)")
     if args.only:
-        names = [n for n in names + ["smac_bb_every_fit"] if n in args.only]
+        extra = ["smac_bb_every_fit", "smac_bb_process_blas"] + [n for n in args.only if n.endswith("]")]
+        names = [n for n in names + extra if n in args.only]
     console = Console(width=240)
     markdown: list[str] = []
     n_max = max(args.trials)
@@ -203,7 +222,7 @@ def main() -> None:
             reached = min(len(r.overhead) for r in runs)
             if reached < n_max:
                 cut.append(f"{name} stopped at {reached} evaluations (cap {args.cap:.0f} s)")
-            console.print(f"{space_name} {name}: {statistics.mean(sum(r.overhead) for r in runs):.2f} s per run, "
+            console.print(f"{space_name} {escape(name)}: {statistics.mean(sum(r.overhead) for r in runs):.2f} s per run, "
                           f"{reached} evaluations")
 
         def window(runs: list[RunRecord], n: int) -> float | None:
@@ -223,11 +242,11 @@ def main() -> None:
             cells += [f"{statistics.mean(r.build for r in runs):.2f}",
                       f"{statistics.mean(sum(r.overhead) for r in runs):.2f}"]
             label = name if len(runs) == args.seeds else f"{name} ({len(runs)} seeds)"
-            table.add_row(label, *cells)
+            table.add_row(escape(label), *cells)
             rows.append([label, *cells])
         console.print(table)
         for line in cut:
-            console.print(f"note: {line}")
+            console.print(f"note: {escape(line)}")
         header = ["optimizer"] + [c.header for c in table.columns[1:]]
         markdown += [f"### {table.title}", "", "| " + " | ".join(map(str, header)) + " |",
                      "|" + "---|" * len(header)]

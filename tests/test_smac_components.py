@@ -156,3 +156,41 @@ def test_log_leaf_forest_sets_the_leaf_values_smacs_forest_sets():
     for a, b in zip(smacs.estimators_, ours.estimators_):
         np.testing.assert_array_equal(a.tree_.value, b.tree_.value)
     np.testing.assert_array_equal(smacs.predict(X)[0], ours.predict(X)[0])
+
+
+def test_lookup_hamming_kernel_gives_smacs_floats():
+    """The same kernel matrices, bit for bit, as SMAC's HammingKernel (isotropic and per-dimension length scales,
+    X against itself and against Y, with an active mask); gradients are SMAC's own."""
+    from smac.model.gaussian_process.kernels import HammingKernel
+
+    from nas_exp.optimizers.smac_components import LookupHammingKernel
+
+    rng = np.random.default_rng(0)
+    for d in range(1, 8):
+        X = rng.integers(0, 5, (300, d)).astype(float)
+        Y = rng.integers(0, 5, (40, d)).astype(float)
+        for length_scale in (0.7, np.exp(rng.normal(size=d))):
+            ours, smacs = LookupHammingKernel(length_scale), HammingKernel(length_scale)
+            assert np.array_equal(ours(X, Y), smacs(X, Y))
+            assert np.array_equal(ours(X), smacs(X))
+            active = rng.random((300, 40)) > 0.3
+            assert np.array_equal(ours._call(X, Y, active=active), smacs._call(X, Y, active=active))
+            for a, b in zip(ours(X[:30], eval_gradient=True), smacs(X[:30], eval_gradient=True)):
+                assert np.array_equal(a, b)
+    assert not np.allclose(ours(X, Y), 1.0)  # a non-trivial kernel was compared
+
+
+def test_with_lookup_hamming_keeps_the_facades_kernel_and_its_parameters(tmp_path):
+    from smac import BlackBoxFacade
+    from smac.model.gaussian_process.kernels import HammingKernel
+
+    from nas_exp.optimizers.smac_components import LookupHammingKernel, with_lookup_hamming
+
+    s = scenario(tmp_path)
+    facades, ours = BlackBoxFacade.get_kernel(s), with_lookup_hamming(BlackBoxFacade.get_kernel(s))
+    assert type(ours.k1.k2) is LookupHammingKernel and type(facades.k1.k2) is HammingKernel
+    assert np.array_equal(ours.theta, facades.theta) and np.array_equal(ours.bounds, facades.bounds)
+    assert [h.name for h in ours.hyperparameters] == [h.name for h in facades.hyperparameters]
+    X = np.array([c.get_array() for c in s.configspace.sample_configuration(50)])
+    assert np.array_equal(ours(X, X[:7]), facades(X, X[:7]))
+    assert type(ours.clone_with_theta(ours.theta).k1.k2) is LookupHammingKernel  # survives scikit-learn's clone

@@ -3,6 +3,7 @@ import pytest
 from ConfigSpace import ConfigurationSpace, Float
 
 from nas_exp.budgets.budget import Budget
+from nas_exp.errors import UserError
 from nas_exp.evaluation.tabular import TabularEvaluator
 from nas_exp.optimizers.exhaustive_acquisition import (ExhaustiveAcquisitionMaximizer, enumerate_configs,
                                                        enumeration_problem)
@@ -85,3 +86,53 @@ def test_smacs_initial_design_is_sized_from_the_expected_evaluations(overrides, 
         initial = min(60, int(0.25 * expected))
     assert parts.optimizer.expected_trials == expected
     assert parts.optimizer.smac._initial_design._n_configs == initial
+
+
+def smac_bb_proposals(tmp_path, n: int = 10, **settings) -> list[dict]:
+    from nas_exp.optimizers.smac_blackbox import SMACBlackBox
+
+    optimizer = SMACBlackBox(NB201Space().configspace, seed=3, output_dir=tmp_path, max_trials=n, n_initial=4,
+                             gp_warmup=2, gp_growth=0.5, gp_restarts=1, **settings)
+    proposals = []
+    for i in range(n):
+        trial = optimizer.ask()
+        proposals.append(dict(trial.config))
+        optimizer.tell(trial, loss=float(np.random.default_rng(i).random()), cost=1.0)
+    optimizer.close()
+    return proposals
+
+
+def test_smac_bb_settings_are_honoured_and_its_proposals_deterministic(tmp_path):
+    """gp_restarts reaches SMAC's GP; SMAC asks and is told with blas_threads BLAS threads (the process's count
+    restored after); the same seed gives the same proposals, and the BLAS thread count does not change them."""
+    from threadpoolctl import ThreadpoolController
+
+    from nas_exp.optimizers.smac_blackbox import SMACBlackBox
+
+    optimizer = SMACBlackBox(NB201Space().configspace, seed=0, output_dir=tmp_path / "o", max_trials=5,
+                             gp_restarts=3, blas_threads=1)
+    assert optimizer.smac._model._n_restarts == 3
+    seen, ask = [], optimizer.smac.ask
+
+    def recording_ask():
+        seen.append({info["num_threads"] for info in ThreadpoolController().info() if info["user_api"] == "blas"})
+        return ask()
+
+    optimizer.smac.ask = recording_ask
+    before = {info["num_threads"] for info in ThreadpoolController().info() if info["user_api"] == "blas"}
+    optimizer.ask()
+    assert seen == [{1}]
+    assert {info["num_threads"] for info in ThreadpoolController().info() if info["user_api"] == "blas"} == before
+
+    first = smac_bb_proposals(tmp_path / "a")
+    assert first == smac_bb_proposals(tmp_path / "b")
+    assert first == smac_bb_proposals(tmp_path / "c", blas_threads=None)
+    assert len({tuple(sorted(p.items())) for p in first}) == len(first)
+
+
+@pytest.mark.parametrize("settings", [{"gp_restarts": -1}, {"gp_restarts": 2.5}, {"blas_threads": 0}])
+def test_smac_bb_refuses_bad_gp_settings(tmp_path, settings):
+    from nas_exp.optimizers.smac_blackbox import SMACBlackBox
+
+    with pytest.raises(UserError, match="gp_restarts|blas_threads"):
+        SMACBlackBox(NB201Space().configspace, seed=0, output_dir=tmp_path, max_trials=5, **settings)

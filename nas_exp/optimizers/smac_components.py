@@ -23,11 +23,13 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+import sklearn.gaussian_process.kernels as sk_kernels
 from ConfigSpace import Configuration
 from smac.intensifier.intensifier import Intensifier
 from smac.main.config_selector import ConfigSelector
 from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.model.gaussian_process import GaussianProcess
+from smac.model.gaussian_process.kernels import HammingKernel, ProductKernel, SumKernel
 from smac.model.random_forest.random_forest import EPMRandomForest, RandomForest
 from smac.runhistory import TrialInfo
 from smac.utils.logging import get_logger
@@ -243,6 +245,45 @@ class ScheduledGaussianProcess(GaussianProcess):
         if optimize:
             self._optimized_at = X.shape[0]
         return super()._train(X, y, optimize_hyperparameters=optimize)
+
+
+class LookupHammingKernel(HammingKernel):
+    """SMAC's ``HammingKernel`` with its kernel matrix summed one dimension at a time: same floats, about a fifth
+    of the time on the exhaustive maximizer's 15,625 x n matrices.
+
+    ``HammingKernel._call`` builds an (n, m, d) float array of ``-1 / (2 l**2) * [x != y]`` and sums its last
+    axis; here each dimension adds an (n, m) matrix to the running sum, in the same order (numpy sums fewer than
+    8 values in order), so the result is the same floats without the (n, m, d) temporaries. With 8 or more
+    dimensions (numpy then sums pairwise) and for gradients (the n x n training matrices, small) it is SMAC's
+    own ``_call``."""
+
+    def _call(self, X: np.ndarray, Y: np.ndarray | None = None, eval_gradient: bool = False,
+              active: np.ndarray | None = None):
+        X = np.atleast_2d(X)
+        if eval_gradient or X.shape[1] >= 8:
+            return super()._call(X, Y, eval_gradient=eval_gradient, active=active)
+        length_scale = sk_kernels._check_length_scale(X, self.length_scale)
+        Y = X if Y is None else np.atleast_2d(Y)
+        weights = np.broadcast_to(-1 / (2 * np.asarray(length_scale, dtype=np.float64) ** 2), (X.shape[1],))
+        K = np.zeros((X.shape[0], Y.shape[0]))
+        for d in range(X.shape[1]):
+            K += np.where(X[:, d, None] != Y[None, :, d], weights[d], 0.0)
+        K = np.exp(K, out=K)
+        if active is not None:
+            K = K * active
+        return K
+
+
+def with_lookup_hamming(kernel: sk_kernels.Kernel) -> sk_kernels.Kernel:
+    """``kernel`` (e.g. ``BlackBoxFacade.get_kernel``'s sum/product of SMAC kernels) with each ``HammingKernel``
+    replaced by a ``LookupHammingKernel`` of the same parameters (length scales, bounds, dimensions, prior)."""
+    if type(kernel) is HammingKernel:
+        return LookupHammingKernel(**kernel.get_params(deep=False))
+    if isinstance(kernel, (SumKernel, ProductKernel)):
+        params = kernel.get_params(deep=False)
+        params.update(k1=with_lookup_hamming(kernel.k1), k2=with_lookup_hamming(kernel.k2))
+        return type(kernel)(**params)
+    return kernel
 
 
 def leaf_log_means(leaves: np.ndarray, y: np.ndarray) -> dict[int, float]:
