@@ -40,7 +40,7 @@ TRAJECTORY_FILE = "trajectory.csv"
 RESULT_FILE = "result.json"
 # settings that do not change what a run computes, so a resumed run may use others
 MAY_DIFFER = ("resume", "progress", "logger", "parallel.backend", "parallel.scheduler", "parallel.cluster",
-              "parallel.slurm")
+              "parallel.slurm", "evaluation.threads")
 BUDGET_LIMITS = ("max_evaluations", "max_simulated_seconds")  # may grow on resume (extending the run)
 
 

@@ -227,3 +227,23 @@ def test_cli_missing_images_is_one_error_line(tmp_path, monkeypatch):
     lines = done.stderr.strip().splitlines()
     assert lines[-1].startswith("error: cifar100 images not found: expected train, test in ")
     assert _run_dirs(tmp_path) == [] and not list(tmp_path.glob("outputs/runs/*/*/result.json"))
+
+
+def test_evaluation_threads_sets_torchs_threads_and_refuses_bad_values():
+    import torch
+
+    from nas_exp.errors import UserError
+    from nas_exp.torch_threads import set_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_torch_threads(1)
+        assert torch.get_num_threads() == 1
+        set_torch_threads(None)  # torch's default: left alone
+        assert torch.get_num_threads() == 1
+        for bad in (0, -2, 1.5, True, "2"):
+            with pytest.raises(UserError, match=r"evaluation.threads must be an int >= 1 .* got") as info:
+                set_torch_threads(bad)
+            assert "\n" not in str(info.value)
+    finally:
+        torch.set_num_threads(before)

@@ -36,6 +36,7 @@ from nas_exp.training.device import resolve_device
 from nas_exp.training.device_data import DeviceData, DeviceSplit
 from nas_exp.training.inference import score_split
 from nas_exp.training.recipe import TrainRecipe
+from nas_exp.torch_threads import set_torch_threads
 from nas_exp.training.trainer import Trainer, TrainResult
 
 SEED_HIGH = 2**31 - 1  # torch seeds are drawn from 0..SEED_HIGH-1 with the search's generator
@@ -61,7 +62,8 @@ class TrainEvaluator:
     ``TrainRecipe`` fields. ``data_root``: where the image files are (None: $NAS_EXP_IMAGES, else ./data/images).
     ``device``: auto | cpu | cuda. ``checkpoint_dir``: where the running evaluation's checkpoint lives (None: no
     checkpoints). ``compile``: torch.compile(mode="reduce-overhead"). ``amp``: bf16 autocast on CUDA.
-    ``report_test``: also measure the test accuracy.
+    ``report_test``: also measure the test accuracy. ``threads``: torch's CPU threads for the process (None:
+    torch's default).
     """
 
     trains = True  # trains networks (one-shot optimizers may retrain their final cells with it)
@@ -75,7 +77,7 @@ class TrainEvaluator:
                  epochs: int | None = None,
                  recipe: Mapping[str, Any] | None = None, data_root: str | os.PathLike | None = None,
                  device: str = "auto", checkpoint_dir: str | os.PathLike | None = None, compile: bool = False,
-                 amp: bool = True, report_test: bool = True) -> None:
+                 amp: bool = True, report_test: bool = True, threads: int | None = None) -> None:
         space.require(NETWORK, "build networks to train (evaluation=train); use evaluation=tabular")
         self.space = space
         self.search_on, self.report_on = check_dataset_name(search_on), check_dataset_name(report_on)
@@ -90,6 +92,7 @@ class TrainEvaluator:
         self.recipe = TrainRecipe().updated({k: _plain(v) for k, v in dict(recipe or {}).items()})
         self.max_epochs = (self.recipe.epochs if epochs is None
                            else epochs_in_range(epochs, self.recipe.epochs, "evaluation.epochs (<= recipe.epochs)"))
+        set_torch_threads(threads)
         self.device = resolve_device(device)
         self.checkpoint_dir = None if checkpoint_dir in (None, "") else Path(checkpoint_dir)
         self.compile, self.amp, self.report_test = bool(compile), bool(amp), bool(report_test)

@@ -30,6 +30,7 @@ from nas_exp.search_spaces.base import CELL_DAG, TABULAR, SearchSpace
 from nas_exp.search_spaces.supernet_layout import SupernetLayout
 from nas_exp.training.device import resolve_device
 from nas_exp.training.device_data import DeviceData
+from nas_exp.torch_threads import set_torch_threads
 from nas_exp.trajectory import write_json_atomic
 
 ONE_SHOT_KIND = "one_shot"
@@ -84,6 +85,7 @@ def run_one_shot(cfg: DictConfig, run_dir: Path, console: Console | None = None)
         raise ConfigError(f"optimizer.retrain_top_k applies to optimizers that rank candidates (rsws, enas, spos), "
                           f"not {method.name}; use optimizer.train_final=true to train its final cell")
     evaluation = cfg.evaluation
+    set_torch_threads(evaluation.get("threads"))
     device = resolve_device(str(evaluation.get("device", "auto")))
     table = None
     if TABULAR in space.capabilities:
