@@ -82,6 +82,9 @@ ERRORS = {
                        "hyperparameters.repeat_2: 'max(repeat_1, 2)': a dependent value is + - * //"),
     "bad condition value": (lambda d: d["hyperparameters"]["dropout_rate"].update(when={"use_dropout": 3}),
                             "hyperparameters.dropout_rate.when: 3 is not a value of use_dropout"),
+    "condition on an unknown parameter": (
+        lambda d: d["hyperparameters"]["dropout_rate"].update(when={"use_droput": True}),
+        "hyperparameters.dropout_rate.when: 'use_droput' is not an unconditional choice (hyperparameters)"),
     "bad range": (lambda d: d["hyperparameters"].update(repeat_1={"range": [3, 1]}),
                   "hyperparameters.repeat_1.range: must be [low, high] ints, low <= high"),
     "no choice": (lambda d: d["hyperparameters"].update(width_1={"when": {"use_dropout": True}}),
