@@ -11,11 +11,12 @@ import numpy as np
 from ConfigSpace import Configuration
 from smac import HyperparameterOptimizationFacade as HPO
 from smac.acquisition.function import EI
+from smac.runhistory import RunHistory, StatusType
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, _choices, encoded_grid
 from nas_exp.optimizers.smac_base import config_selector, intensifier, random_forest
-from nas_exp.optimizers.smac_components import config_key
+from nas_exp.optimizers.smac_components import LookupRunHistory, config_key, use_lookup_run_history
 from nas_exp.optimizers.smac_hpo import SMACOptimizer
 from nas_exp.search_spaces.fcnet import FCNetSpace
 from nas_exp.search_spaces.nb201 import NB201Space
@@ -70,6 +71,61 @@ def test_exhaustive_maximizer_never_offers_an_evaluated_configuration(tmp_path):
     offered = list(maximizer.maximize(evaluated, n_points=len(maximizer._arrays)))
     assert len(offered) == 15625 - 30
     assert not {config_key(c) for c in offered} & {config_key(c) for c in evaluated}
+
+
+def smacs_bounds(runhistory: RunHistory) -> list:
+    """What ``RunHistory._update_objective_bounds`` (SMAC's full rescan) computes from the same data."""
+    copy = RunHistory(n_objectives=runhistory._n_objectives)
+    copy._data = runhistory._data
+    RunHistory._update_objective_bounds(copy)
+    return copy.objective_bounds
+
+
+def same_bounds(a: list, b: list) -> bool:
+    """Equal as SMAC's own, element types (np.float64 / float) and NaN included."""
+    return len(a) == len(b) and all(
+        type(x) is type(y) and (x == y or (np.isnan(x) and np.isnan(y))) for pa, pb in zip(a, b)
+        for x, y in zip(pa, pb))
+
+
+def test_incremental_objective_bounds_equal_smacs_rescan_after_every_add():
+    """Random adds (running then finished, failures, overwrites of successes, NaN and inf costs, one and two
+    objectives): after each one the incremental bounds are SMAC's rescan of the same data."""
+    configspace = NB201Space().configspace
+    configspace.seed(0)
+    configs = configspace.sample_configuration(40)
+    rng = np.random.default_rng(0)
+    for n_objectives in (1, 2):
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1, overwrite_existing_trials=True)
+        assert ours.objective_bounds == []
+        for i in range(400):
+            config = configs[int(rng.integers(len(configs)))]
+            cost = rng.normal(size=n_objectives)
+            if rng.random() < 0.03:
+                cost[0] = rng.choice([np.nan, np.inf, -np.inf])
+            status = rng.choice([StatusType.SUCCESS, StatusType.RUNNING, StatusType.CRASHED],
+                                p=[0.6, 0.3, 0.1])
+            ours.add(config, cost.tolist() if n_objectives > 1 else float(cost[0]), status=status,
+                     seed=int(rng.integers(3)))
+            assert same_bounds(ours.objective_bounds, smacs_bounds(ours)), i
+        assert len(ours) > 100 and ours._lows is not None
+
+
+def test_lookup_run_history_is_installed_on_the_facades_shared_instance(tmp_path):
+    """The facade's one run history becomes a ``LookupRunHistory`` (SMBO, intensifier, selector and encoder hold
+    it), and after a run of asks and tells its bounds are SMAC's rescan."""
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=1, output_dir=tmp_path, max_trials=40, n_initial=8)
+    runhistory = optimizer.smac.runhistory
+    assert type(runhistory) is LookupRunHistory and runhistory.objective_bounds == []
+    assert optimizer.smac.intensifier.runhistory is runhistory
+    assert optimizer.smac._config_selector._runhistory is runhistory
+    assert optimizer.smac._runhistory_encoder.runhistory is runhistory
+    assert use_lookup_run_history(optimizer.smac) is runhistory  # installing twice is a no-op
+    for i in range(40):
+        trial = optimizer.ask()
+        optimizer.tell(trial, loss=float(np.sin(i)), cost=1.0)
+        assert same_bounds(runhistory.objective_bounds, smacs_bounds(runhistory))
+    assert runhistory.objective_bounds == [(min(np.sin(range(40))), max(np.sin(range(40))))]
 
 
 def propose(facade_kwargs: dict, tmp_path, losses: dict[bytes, float], n: int = 30) -> list[bytes]:

@@ -11,6 +11,7 @@ from nas_exp.errors import UserError
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_forest,
                                           check_n_initial, config_selector, initial_design, intensifier,
                                           random_forest)
+from nas_exp.optimizers.smac_components import use_lookup_run_history
 
 MULTI_OBJECTIVE = ("parego",)
 
@@ -48,3 +49,4 @@ class SMACOptimizer(SMACAskTell):
             overwrite=True,
             logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )
+        use_lookup_run_history(self.smac)  # O(1) objective bounds per add (smac_components)
