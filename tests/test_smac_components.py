@@ -250,3 +250,30 @@ def test_with_lookup_hamming_keeps_the_facades_kernel_and_its_parameters(tmp_pat
     X = np.array([c.get_array() for c in s.configspace.sample_configuration(50)])
     assert np.array_equal(ours(X, X[:7]), facades(X, X[:7]))
     assert type(ours.clone_with_theta(ours.theta).k1.k2) is LookupHammingKernel  # survives scikit-learn's clone
+
+
+def test_lazy_ranking_gives_the_full_sorts_order_ties_included():
+    """``_Ranking``'s head (the rows at or above the 64th highest value) and its full sort are the order of
+    ``np.lexsort((keys, values))[::-1]`` that the maximizer used to compute, with values and keys that tie."""
+    from nas_exp.optimizers.exhaustive_acquisition import _Ranking
+
+    rng = np.random.default_rng(0)
+    for size, levels in ((15625, 40), (15625, 15625), (300, 3), (50, 2), (10, 1)):
+        values = rng.integers(levels, size=size).astype(float)
+        keys = rng.integers(4, size=size) / 4  # ties in the key too: then the higher row comes first
+        for n_points in (5, 64, 100, 5000):
+            expected = np.lexsort((keys, values))[::-1][:n_points]
+            head = _Ranking(np.arange(size), values, keys, n_points)
+            assert np.array_equal(head.order(min(len(head), 8)), expected[:8])
+            assert np.array_equal(head.order(len(head)), expected)
+
+
+def test_maximizer_reuses_positions_only_for_the_same_leading_configurations():
+    configspace = NB201Space().configspace
+    maximizer = ExhaustiveAcquisitionMaximizer(configspace, seed=0)
+    configspace.seed(2)
+    configs = configspace.sample_configuration(60)
+    everything = set(range(len(maximizer._arrays)))
+    for previous in (configs[:10], configs[:30], configs[:30], configs[5:40], configs[:3], []):
+        expected = sorted(everything - set(maximizer.positions(previous).tolist()))
+        assert maximizer._open_rows(previous).tolist() == expected
