@@ -277,3 +277,31 @@ def test_maximizer_reuses_positions_only_for_the_same_leading_configurations():
     for previous in (configs[:10], configs[:30], configs[:30], configs[5:40], configs[:3], []):
         expected = sorted(everything - set(maximizer.positions(previous).tolist()))
         assert maximizer._open_rows(previous).tolist() == expected
+
+
+def test_lookup_run_history_saves_smacs_bytes(tmp_path):
+    """``LookupRunHistory.save`` writes what ``RunHistory.save`` writes (empty, running and finished trials,
+    budgets, instances, two objectives, extra info, numpy values), also after trials change between saves."""
+    configspace = NB201Space().configspace
+    configspace.seed(5)
+    configs = configspace.sample_configuration(6) + [as_plain_strings(configspace.sample_configuration())]
+    for n_objectives in (1, 2):
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1)
+
+        def check(name: str) -> None:
+            ours.save(tmp_path / f"ours_{name}.json")
+            RunHistory.save(ours, tmp_path / f"smac_{name}.json")
+            assert (tmp_path / f"ours_{name}.json").read_bytes() == (tmp_path / f"smac_{name}.json").read_bytes()
+
+        check(f"{n_objectives}_empty")
+        cost = (lambda i: [float(i), np.float64(i) / 3]) if n_objectives > 1 else (lambda i: np.float64(i) / 7)
+        for i, config in enumerate(configs):
+            ours.add(config, cost(i), status=StatusType.RUNNING, seed=0, budget=None if i % 2 else 2.5)
+            check(f"{n_objectives}_{i}_running")
+            ours.add(config, cost(i), status=StatusType.SUCCESS if i % 3 else StatusType.CRASHED, seed=0,
+                     budget=None if i % 2 else 2.5, instance=None, time=0.1 * i, starttime=i, endtime=i + 1.5,
+                     additional_info={"note": f"trial {i}", "values": [1, 2]} if i == 4 else None, force_update=True)
+            check(f"{n_objectives}_{i}")
+        configs[0].origin = "changed"
+        check(f"{n_objectives}_origin")
+        assert json.loads((tmp_path / f"ours_{n_objectives}_origin.json").read_text())["stats"]["finished"] == 7
