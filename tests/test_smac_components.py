@@ -89,7 +89,8 @@ def same_bounds(a: list, b: list) -> bool:
 
 
 def test_incremental_objective_bounds_equal_smacs_rescan_after_every_add():
-    """Random adds (running then finished, failures, overwrites of successes, NaN and inf costs, one and two
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1,
+                                overwrite_existing_trials=True)
     objectives): after each one the incremental bounds are SMAC's rescan of the same data."""
     configspace = NB201Space().configspace
     configspace.seed(0)
@@ -103,11 +104,12 @@ def test_incremental_objective_bounds_equal_smacs_rescan_after_every_add():
             cost = rng.normal(size=n_objectives)
             if rng.random() < 0.03:
                 cost[0] = rng.choice([np.nan, np.inf, -np.inf])
-            status = rng.choice([StatusType.SUCCESS, StatusType.RUNNING, StatusType.CRASHED],
-                                p=[0.6, 0.3, 0.1])
+            status = [StatusType.SUCCESS, StatusType.RUNNING, StatusType.CRASHED, StatusType.TIMEOUT][
+                rng.choice(4, p=[0.6, 0.3, 0.05, 0.05])]
             ours.add(config, cost.tolist() if n_objectives > 1 else float(cost[0]), status=status,
                      seed=int(rng.integers(3)))
             assert same_bounds(ours.objective_bounds, smacs_bounds(ours)), i
+            assert ours._n_timeouts == sum(v.status == StatusType.TIMEOUT for v in ours._data.values())
         assert len(ours) > 100 and ours._lows is not None
 
 
@@ -305,3 +307,34 @@ def test_lookup_run_history_saves_smacs_bytes(tmp_path):
         configs[0].origin = "changed"
         check(f"{n_objectives}_origin")
         assert json.loads((tmp_path / f"ours_{n_objectives}_origin.json").read_text())["stats"]["finished"] == 7
+
+
+def test_lookup_encoder_builds_smacs_matrices(tmp_path):
+    """After real asks and tells, then with crashed and timed-out trials added, ``LookupLogScaledEncoder``'s X, y
+    and configuration array are SMAC's ``RunHistoryLogScaledEncoder``'s, the same floats."""
+    from smac.runhistory.encoder import RunHistoryLogScaledEncoder
+
+    from nas_exp.optimizers.smac_components import LookupLogScaledEncoder
+
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=2, output_dir=tmp_path, max_trials=40, n_initial=8)
+    ours = optimizer.smac._runhistory_encoder
+    assert type(ours) is LookupLogScaledEncoder
+    runhistory = optimizer.smac.runhistory
+    smacs = RunHistoryLogScaledEncoder(optimizer.smac.scenario)
+    smacs.runhistory = runhistory
+
+    def check() -> None:
+        for budgets in ([None], None):
+            for a, b in zip(ours.transform(budget_subset=budgets), smacs.transform(budget_subset=budgets)):
+                assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            assert np.array_equal(ours.get_configurations(budgets), smacs.get_configurations(budgets))
+
+    for i in range(20):
+        optimizer.tell(optimizer.ask(), loss=float(np.cos(i)), cost=1.0)
+    check()
+    configspace = optimizer.configspace
+    configspace.seed(9)
+    for status in (StatusType.CRASHED, StatusType.TIMEOUT, StatusType.SUCCESS):
+        runhistory.add(configspace.sample_configuration(), 0.5, status=status, seed=0)
+        check()
+    assert runhistory._n_timeouts == 1 and len(ours._get_timeout_trials([None])) == 1

@@ -16,6 +16,10 @@ functions grow with the number of trials for no gain when each configuration is 
   each ``add`` (twice per trial: once running, once finished). ``LookupRunHistory`` updates the bounds with the
   one trial just added (O(1) per add); ``use_lookup_run_history`` installs it on a facade's run history. Its
   ``save`` writes the bytes ``RunHistory.save`` writes, from cached per-trial JSON text.
+- ``RunHistoryEncoder._build_matrix`` encodes each trial's configuration in its own numpy call and
+  ``AbstractRunHistoryEncoder._get_timeout_trials`` scans all trials (twice per model fit) for timeouts, which a
+  lookup never has. ``LookupLogScaledEncoder`` (the HPO facade's encoder, passed as ``runhistory_encoder=``)
+  builds the same matrices in one call and skips the scan while ``LookupRunHistory`` counts no timeout.
 
 Configurations are keyed by their encoded vector (``config_key``), never by ``Configuration`` itself:
 ConfigSpace's ``Configuration.__hash__`` is ``hash(repr)``, which disagrees with ``__eq__`` under numpy 2
@@ -39,6 +43,7 @@ from smac.model.gaussian_process import GaussianProcess
 from smac.model.gaussian_process.kernels import HammingKernel, ProductKernel, SumKernel
 from smac.model.random_forest.random_forest import EPMRandomForest, RandomForest
 from smac.runhistory import TrialInfo
+from smac.runhistory.encoder import RunHistoryLogScaledEncoder
 from smac.runhistory.enumerations import StatusType
 from smac.runhistory.runhistory import RunHistory
 from smac.utils.logging import get_logger
@@ -71,13 +76,17 @@ class LookupRunHistory(RunHistory):
         self._lows: np.ndarray | None = None  # per-objective min / max over successful trials; None: none yet
         self._highs: np.ndarray | None = None
         self._adding: tuple[Any, Any] | None = None  # (previous value, new value) while ``_add`` stores a trial
+        self._n_timeouts = 0  # trials whose stored status is TIMEOUT (LookupLogScaledEncoder skips its scan at 0)
 
     def _add(self, k, v, status) -> None:
-        self._adding = (self._data.get(k), v)
+        previous = self._data.get(k)
+        self._adding = (previous, v)
         try:
             super()._add(k, v, status)
         finally:
             self._adding = None
+        self._n_timeouts += int(bool(v.status == StatusType.TIMEOUT)) - int(
+            previous is not None and bool(previous.status == StatusType.TIMEOUT))
 
     def _update_objective_bounds(self) -> None:
         adding = self._adding
@@ -183,10 +192,54 @@ def use_lookup_run_history(facade: Any) -> LookupRunHistory:
         raise TypeError(f"expected SMAC's RunHistory, got {type(runhistory).__name__}")
     runhistory.__class__ = LookupRunHistory
     runhistory._adding = None
+    runhistory._n_timeouts = sum(value.status == StatusType.TIMEOUT for value in runhistory._data.values())
     runhistory._lows = runhistory._highs = None
     if len(runhistory):  # the empty history keeps SMAC's initial [] bounds, as before any add
         runhistory._rescan_objective_bounds()
     return runhistory
+
+
+class LookupLogScaledEncoder(RunHistoryLogScaledEncoder):
+    """SMAC's ``RunHistoryLogScaledEncoder`` (the HPO facade's) building the same X and y with less Python.
+
+    ``_build_matrix`` replaces ``smac.runhistory.encoder.encoder.RunHistoryEncoder._build_matrix`` (SMAC 2.4) for
+    one objective and no instance features: the rows are the configurations' ``get_array()`` vectors (what
+    ``convert_configurations_to_array`` returns, one call per row there) and y the costs, stacked in one call each;
+    the statistics and the log scaling are SMAC's. Otherwise it is SMAC's own. ``_get_timeout_trials`` returns
+    ``{}`` at once when the run history is a ``LookupRunHistory`` holding no TIMEOUT trial, instead of scanning
+    every trial for one."""
+
+    def _get_timeout_trials(self, budget_subset: list | None = None) -> dict:
+        if getattr(self.runhistory, "_n_timeouts", None) == 0:
+            return {}
+        return super()._get_timeout_trials(budget_subset)
+
+    def _build_matrix(self, trials, store_statistics: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        if self._n_objectives > 1 or self._n_features > 0:
+            return super()._build_matrix(trials, store_statistics=store_statistics)
+        configs = self.runhistory._ids_config
+        X = np.array([configs[key.config_id].get_array() for key in trials], dtype=np.float64)
+        X = X.reshape(len(trials), self._n_params)
+        y = np.array([run.cost for run in trials.values()], dtype=np.float64).reshape(len(trials), 1)
+        if y.size > 0 and store_statistics:
+            self._percentile = np.percentile(y, self._scale_percentage, axis=0)
+            self._min_y = np.min(y, axis=0)
+            self._max_y = np.max(y, axis=0)
+        return X, self.transform_response_values(values=y)
+
+
+def runhistory_encoder(facade: Any, scenario: Any) -> Any:
+    """``LookupLogScaledEncoder`` where the facade's own encoder is SMAC's ``RunHistoryLogScaledEncoder`` with
+    the same settings (its ``meta`` but the name); otherwise the facade's own."""
+    default = facade.get_runhistory_encoder(scenario)
+    if type(default) is not RunHistoryLogScaledEncoder:
+        return default
+    ours = LookupLogScaledEncoder(scenario, considered_states=default._considered_states,
+                                  lower_budget_states=default._lower_budget_states,
+                                  scale_percentage=default._scale_percentage, seed=default._seed)
+    if {**ours.meta, "name": None} != {**default.meta, "name": None}:
+        return default
+    return ours
 
 
 class LookupIntensifier(Intensifier):
