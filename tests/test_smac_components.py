@@ -89,15 +89,15 @@ def same_bounds(a: list, b: list) -> bool:
 
 
 def test_incremental_objective_bounds_equal_smacs_rescan_after_every_add():
-        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1,
-                                overwrite_existing_trials=True)
-    objectives): after each one the incremental bounds are SMAC's rescan of the same data."""
+    """Random adds (running then finished, failures, timeouts (counted), overwrites of successes, NaN and inf
+    costs, one and two objectives): after each one the incremental bounds are SMAC's rescan of the same data."""
     configspace = NB201Space().configspace
     configspace.seed(0)
     configs = configspace.sample_configuration(40)
     rng = np.random.default_rng(0)
     for n_objectives in (1, 2):
-        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1, overwrite_existing_trials=True)
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1,
+                                overwrite_existing_trials=True)
         assert ours.objective_bounds == []
         for i in range(400):
             config = configs[int(rng.integers(len(configs)))]
