@@ -338,3 +338,28 @@ def test_lookup_encoder_builds_smacs_matrices(tmp_path):
         runhistory.add(configspace.sample_configuration(), 0.5, status=status, seed=0)
         check()
     assert runhistory._n_timeouts == 1 and len(ours._get_timeout_trials([None])) == 1
+
+
+def test_lookup_run_history_and_encoder_propose_what_smacs_own_propose(tmp_path):
+    """The same seeded SMAC optimizer with nas-exp's run history and encoder, and with SMAC's own classes put
+    back, proposes the same 80 configurations (model-based after 8) and writes the same runhistory.json; a second
+    run of the first proposes them again."""
+    from smac.runhistory.encoder import RunHistoryLogScaledEncoder
+
+    def run(folder, smacs_own: bool) -> tuple[list[bytes], bytes]:
+        optimizer = SMACOptimizer(NB201Space().configspace, seed=6, output_dir=tmp_path / folder, max_trials=80,
+                                  n_initial=8)
+        if smacs_own:  # both still empty: SMAC's classes back on the same objects
+            optimizer.smac.runhistory.__class__ = RunHistory
+            optimizer.smac._runhistory_encoder.__class__ = RunHistoryLogScaledEncoder
+        asked = []
+        for _ in range(80):
+            trial = optimizer.ask()
+            asked.append(config_key(trial.config))
+            optimizer.tell(trial, loss=float(np.random.default_rng(len(set(asked))).random()), cost=1.0)
+        optimizer.close()
+        (saved,) = (tmp_path / folder).glob("**/runhistory.json")
+        return asked, saved.read_bytes()
+
+    ours, smacs, again = run("ours", False), run("smacs", True), run("again", False)
+    assert ours == smacs == again and len(set(ours[0])) == 80

@@ -1,7 +1,8 @@
-"""SMAC components for tabular lookups, plugged in through the facade's ``intensifier=`` and ``config_selector=``
-arguments (no monkey-patching).
+"""SMAC components for tabular lookups, plugged in through the facade's ``intensifier=``, ``config_selector=``,
+``model=`` and ``runhistory_encoder=`` arguments (SMAC's own code is never patched); the run history, which no
+argument takes, by changing the class of the facade's own instance (``use_lookup_run_history``).
 
-On a table, an evaluation costs microseconds, so SMAC's own bookkeeping is the whole cost of a study. Two SMAC
+On a table, an evaluation costs microseconds, so SMAC's own bookkeeping is the whole cost of a study. These SMAC
 functions grow with the number of trials for no gain when each configuration is evaluated once, deterministically:
 
 - ``smac.intensifier.intensifier.Intensifier.__iter__`` rebuilds the rejected-config list and scans its queue
