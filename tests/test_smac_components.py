@@ -11,11 +11,12 @@ import numpy as np
 from ConfigSpace import Configuration
 from smac import HyperparameterOptimizationFacade as HPO
 from smac.acquisition.function import EI
+from smac.runhistory import RunHistory, StatusType
 from smac.runhistory.dataclasses import TrialValue
 
 from nas_exp.optimizers.exhaustive_acquisition import ExhaustiveAcquisitionMaximizer, _choices, encoded_grid
 from nas_exp.optimizers.smac_base import config_selector, intensifier, random_forest
-from nas_exp.optimizers.smac_components import config_key
+from nas_exp.optimizers.smac_components import LookupRunHistory, config_key, use_lookup_run_history
 from nas_exp.optimizers.smac_hpo import SMACOptimizer
 from nas_exp.search_spaces.fcnet import FCNetSpace
 from nas_exp.search_spaces.nb201 import NB201Space
@@ -70,6 +71,63 @@ def test_exhaustive_maximizer_never_offers_an_evaluated_configuration(tmp_path):
     offered = list(maximizer.maximize(evaluated, n_points=len(maximizer._arrays)))
     assert len(offered) == 15625 - 30
     assert not {config_key(c) for c in offered} & {config_key(c) for c in evaluated}
+
+
+def smacs_bounds(runhistory: RunHistory) -> list:
+    """What ``RunHistory._update_objective_bounds`` (SMAC's full rescan) computes from the same data."""
+    copy = RunHistory(n_objectives=runhistory._n_objectives)
+    copy._data = runhistory._data
+    RunHistory._update_objective_bounds(copy)
+    return copy.objective_bounds
+
+
+def same_bounds(a: list, b: list) -> bool:
+    """Equal as SMAC's own, element types (np.float64 / float) and NaN included."""
+    return len(a) == len(b) and all(
+        type(x) is type(y) and (x == y or (np.isnan(x) and np.isnan(y))) for pa, pb in zip(a, b)
+        for x, y in zip(pa, pb))
+
+
+def test_incremental_objective_bounds_equal_smacs_rescan_after_every_add():
+    """Random adds (running then finished, failures, timeouts (counted), overwrites of successes, NaN and inf
+    costs, one and two objectives): after each one the incremental bounds are SMAC's rescan of the same data."""
+    configspace = NB201Space().configspace
+    configspace.seed(0)
+    configs = configspace.sample_configuration(40)
+    rng = np.random.default_rng(0)
+    for n_objectives in (1, 2):
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1,
+                                overwrite_existing_trials=True)
+        assert ours.objective_bounds == []
+        for i in range(400):
+            config = configs[int(rng.integers(len(configs)))]
+            cost = rng.normal(size=n_objectives)
+            if rng.random() < 0.03:
+                cost[0] = rng.choice([np.nan, np.inf, -np.inf])
+            status = [StatusType.SUCCESS, StatusType.RUNNING, StatusType.CRASHED, StatusType.TIMEOUT][
+                rng.choice(4, p=[0.6, 0.3, 0.05, 0.05])]
+            ours.add(config, cost.tolist() if n_objectives > 1 else float(cost[0]), status=status,
+                     seed=int(rng.integers(3)))
+            assert same_bounds(ours.objective_bounds, smacs_bounds(ours)), i
+            assert ours._n_timeouts == sum(v.status == StatusType.TIMEOUT for v in ours._data.values())
+        assert len(ours) > 100 and ours._lows is not None
+
+
+def test_lookup_run_history_is_installed_on_the_facades_shared_instance(tmp_path):
+    """The facade's one run history becomes a ``LookupRunHistory`` (SMBO, intensifier, selector and encoder hold
+    it), and after a run of asks and tells its bounds are SMAC's rescan."""
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=1, output_dir=tmp_path, max_trials=40, n_initial=8)
+    runhistory = optimizer.smac.runhistory
+    assert type(runhistory) is LookupRunHistory and runhistory.objective_bounds == []
+    assert optimizer.smac.intensifier.runhistory is runhistory
+    assert optimizer.smac._config_selector._runhistory is runhistory
+    assert optimizer.smac._runhistory_encoder.runhistory is runhistory
+    assert use_lookup_run_history(optimizer.smac) is runhistory  # installing twice is a no-op
+    for i in range(40):
+        trial = optimizer.ask()
+        optimizer.tell(trial, loss=float(np.sin(i)), cost=1.0)
+        assert same_bounds(runhistory.objective_bounds, smacs_bounds(runhistory))
+    assert runhistory.objective_bounds == [(min(np.sin(range(40))), max(np.sin(range(40))))]
 
 
 def propose(facade_kwargs: dict, tmp_path, losses: dict[bytes, float], n: int = 30) -> list[bytes]:
@@ -194,3 +252,114 @@ def test_with_lookup_hamming_keeps_the_facades_kernel_and_its_parameters(tmp_pat
     X = np.array([c.get_array() for c in s.configspace.sample_configuration(50)])
     assert np.array_equal(ours(X, X[:7]), facades(X, X[:7]))
     assert type(ours.clone_with_theta(ours.theta).k1.k2) is LookupHammingKernel  # survives scikit-learn's clone
+
+
+def test_lazy_ranking_gives_the_full_sorts_order_ties_included():
+    """``_Ranking``'s head (the rows at or above the 64th highest value) and its full sort are the order of
+    ``np.lexsort((keys, values))[::-1]`` that the maximizer used to compute, with values and keys that tie."""
+    from nas_exp.optimizers.exhaustive_acquisition import _Ranking
+
+    rng = np.random.default_rng(0)
+    for size, levels in ((15625, 40), (15625, 15625), (300, 3), (50, 2), (10, 1)):
+        values = rng.integers(levels, size=size).astype(float)
+        keys = rng.integers(4, size=size) / 4  # ties in the key too: then the higher row comes first
+        for n_points in (5, 64, 100, 5000):
+            expected = np.lexsort((keys, values))[::-1][:n_points]
+            head = _Ranking(np.arange(size), values, keys, n_points)
+            assert np.array_equal(head.order(min(len(head), 8)), expected[:8])
+            assert np.array_equal(head.order(len(head)), expected)
+
+
+def test_maximizer_reuses_positions_only_for_the_same_leading_configurations():
+    configspace = NB201Space().configspace
+    maximizer = ExhaustiveAcquisitionMaximizer(configspace, seed=0)
+    configspace.seed(2)
+    configs = configspace.sample_configuration(60)
+    everything = set(range(len(maximizer._arrays)))
+    for previous in (configs[:10], configs[:30], configs[:30], configs[5:40], configs[:3], []):
+        expected = sorted(everything - set(maximizer.positions(previous).tolist()))
+        assert maximizer._open_rows(previous).tolist() == expected
+
+
+def test_lookup_run_history_saves_smacs_bytes(tmp_path):
+    """``LookupRunHistory.save`` writes what ``RunHistory.save`` writes (empty, running and finished trials,
+    budgets, instances, two objectives, extra info, numpy values), also after trials change between saves."""
+    configspace = NB201Space().configspace
+    configspace.seed(5)
+    configs = configspace.sample_configuration(6) + [as_plain_strings(configspace.sample_configuration())]
+    for n_objectives in (1, 2):
+        ours = LookupRunHistory(n_objectives=n_objectives if n_objectives > 1 else -1)
+
+        def check(name: str) -> None:
+            ours.save(tmp_path / f"ours_{name}.json")
+            RunHistory.save(ours, tmp_path / f"smac_{name}.json")
+            assert (tmp_path / f"ours_{name}.json").read_bytes() == (tmp_path / f"smac_{name}.json").read_bytes()
+
+        check(f"{n_objectives}_empty")
+        cost = (lambda i: [float(i), np.float64(i) / 3]) if n_objectives > 1 else (lambda i: np.float64(i) / 7)
+        for i, config in enumerate(configs):
+            ours.add(config, cost(i), status=StatusType.RUNNING, seed=0, budget=None if i % 2 else 2.5)
+            check(f"{n_objectives}_{i}_running")
+            ours.add(config, cost(i), status=StatusType.SUCCESS if i % 3 else StatusType.CRASHED, seed=0,
+                     budget=None if i % 2 else 2.5, instance=None, time=0.1 * i, starttime=i, endtime=i + 1.5,
+                     additional_info={"note": f"trial {i}", "values": [1, 2]} if i == 4 else None, force_update=True)
+            check(f"{n_objectives}_{i}")
+        configs[0].origin = "changed"
+        check(f"{n_objectives}_origin")
+        assert json.loads((tmp_path / f"ours_{n_objectives}_origin.json").read_text())["stats"]["finished"] == 7
+
+
+def test_lookup_encoder_builds_smacs_matrices(tmp_path):
+    """After real asks and tells, then with crashed and timed-out trials added, ``LookupLogScaledEncoder``'s X, y
+    and configuration array are SMAC's ``RunHistoryLogScaledEncoder``'s, the same floats."""
+    from smac.runhistory.encoder import RunHistoryLogScaledEncoder
+
+    from nas_exp.optimizers.smac_components import LookupLogScaledEncoder
+
+    optimizer = SMACOptimizer(NB201Space().configspace, seed=2, output_dir=tmp_path, max_trials=40, n_initial=8)
+    ours = optimizer.smac._runhistory_encoder
+    assert type(ours) is LookupLogScaledEncoder
+    runhistory = optimizer.smac.runhistory
+    smacs = RunHistoryLogScaledEncoder(optimizer.smac.scenario)
+    smacs.runhistory = runhistory
+
+    def check() -> None:
+        for budgets in ([None], None):
+            for a, b in zip(ours.transform(budget_subset=budgets), smacs.transform(budget_subset=budgets)):
+                assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+            assert np.array_equal(ours.get_configurations(budgets), smacs.get_configurations(budgets))
+
+    for i in range(20):
+        optimizer.tell(optimizer.ask(), loss=float(np.cos(i)), cost=1.0)
+    check()
+    configspace = optimizer.configspace
+    configspace.seed(9)
+    for status in (StatusType.CRASHED, StatusType.TIMEOUT, StatusType.SUCCESS):
+        runhistory.add(configspace.sample_configuration(), 0.5, status=status, seed=0)
+        check()
+    assert runhistory._n_timeouts == 1 and len(ours._get_timeout_trials([None])) == 1
+
+
+def test_lookup_run_history_and_encoder_propose_what_smacs_own_propose(tmp_path):
+    """The same seeded SMAC optimizer with nas-exp's run history and encoder, and with SMAC's own classes put
+    back, proposes the same 80 configurations (model-based after 8) and writes the same runhistory.json; a second
+    run of the first proposes them again."""
+    from smac.runhistory.encoder import RunHistoryLogScaledEncoder
+
+    def run(folder, smacs_own: bool) -> tuple[list[bytes], bytes]:
+        optimizer = SMACOptimizer(NB201Space().configspace, seed=6, output_dir=tmp_path / folder, max_trials=80,
+                                  n_initial=8)
+        if smacs_own:  # both still empty: SMAC's classes back on the same objects
+            optimizer.smac.runhistory.__class__ = RunHistory
+            optimizer.smac._runhistory_encoder.__class__ = RunHistoryLogScaledEncoder
+        asked = []
+        for _ in range(80):
+            trial = optimizer.ask()
+            asked.append(config_key(trial.config))
+            optimizer.tell(trial, loss=float(np.random.default_rng(len(set(asked))).random()), cost=1.0)
+        optimizer.close()
+        (saved,) = (tmp_path / folder).glob("**/runhistory.json")
+        return asked, saved.read_bytes()
+
+    ours, smacs, again = run("ours", False), run("smacs", True), run("again", False)
+    assert ours == smacs == again and len(set(ours[0])) == 80

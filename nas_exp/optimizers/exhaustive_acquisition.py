@@ -89,6 +89,60 @@ class _LazyConfigs(Sequence):
         return config
 
 
+class _Ranking:
+    """Open grid rows in the order ``np.lexsort((keys, values))[::-1][:n_points]`` gives (highest value first,
+    ties by the higher random key, then by the higher row), computed lazily: SMAC takes about as many challengers
+    as it retrains after (8 for the HPO facade) of the up to 5000 it asks for, so the first ``HEAD`` come from the
+    rows whose value reaches the ``HEAD``-th highest (all of the top ``HEAD`` are among them, ties included),
+    sorted alone; the full sort runs only if more are read. Same order, without sorting all ~15,000 rows."""
+
+    HEAD = 64
+
+    def __init__(self, candidates: np.ndarray, values: np.ndarray, keys: np.ndarray, n_points: int) -> None:
+        self.candidates, self.values, self._keys = candidates, values, keys
+        self._length = min(n_points, candidates.size)
+        self._head: np.ndarray | None = None
+        self._full: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self._length
+
+    def order(self, stop: int) -> np.ndarray:
+        """Positions in ``candidates`` of the first ``stop`` (<= len) ranked rows."""
+        if self._full is None and stop <= min(self.HEAD, self._length):
+            if self._head is None:
+                k = min(self.HEAD, self.values.size)
+                threshold = np.partition(self.values, self.values.size - k)[self.values.size - k]
+                subset = np.flatnonzero(self.values >= threshold)  # ascending, as lexsort's stable ties need
+                self._head = subset[np.lexsort((self._keys[subset], self.values[subset]))[::-1][:k]]
+            return self._head[:stop]
+        if self._full is None:
+            self._full = np.lexsort((self._keys, self.values))[::-1][:self._length]
+        return self._full[:stop]
+
+
+class _RankedConfigs(Sequence):
+    """A ``_Ranking``'s rows as ``Configuration`` objects, built only when SMAC's challenger list reaches them."""
+
+    def __init__(self, configspace: ConfigurationSpace, arrays: np.ndarray, ranking: _Ranking) -> None:
+        self._configspace, self._arrays, self._ranking = configspace, arrays, ranking
+
+    def __len__(self) -> int:
+        return len(self._ranking)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        row = self._ranking.candidates[self._ranking.order(i + 1)[i]]
+        config = Configuration(self._configspace, vector=self._arrays[row])
+        config.origin = "Acquisition Function Maximizer: exhaustive"
+        return config
+
+
 class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
     """Returns the ``n_points`` unevaluated configurations with the highest acquisition value.
 
@@ -101,6 +155,8 @@ class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
                  seed: int = 0) -> None:
         super().__init__(configspace, acquisition_function, challengers=challengers, seed=seed)
         self._arrays = encoded_grid(configspace)
+        self._known_configs: list[Configuration] = []  # the last ``previous_configs`` and their grid rows
+        self._known_positions = np.empty(0, dtype=np.int64)
         names, choices, _ = _choices(configspace)
         # the grid position of a vector, by mixed radix over the hyperparameters (first varies slowest)
         sizes = [len(c) for c in choices]
@@ -120,19 +176,38 @@ class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
                            for codes, column in zip(self._codes, self._columns)], dtype=np.int64)
         return self._strides @ digits
 
-    def _ranked(self, previous_configs: list[Configuration], n_points: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and acquisition values of the best ``n_points`` open configurations, best first."""
-        assert self._acquisition_function is not None
+    def _open_rows(self, previous_configs: list[Configuration]) -> np.ndarray:
+        """Grid rows not in ``previous_configs``, ascending. SMAC passes ``RunHistory.get_configs()``, which only
+        grows at its end between calls: positions already computed for the same leading ``Configuration``
+        objects are reused, and only the new ones are encoded (the result is as if all were)."""
+        known = self._known_configs
+        n = len(known)
+        if len(previous_configs) >= n and all(a is b for a, b in zip(previous_configs, known)):
+            fresh = self.positions(previous_configs[n:])
+            self._known_positions = np.concatenate([self._known_positions, fresh])
+        else:
+            self._known_positions = self.positions(previous_configs)
+        self._known_configs = list(previous_configs)
         open_mask = np.ones(len(self._arrays), dtype=bool)
-        open_mask[self.positions(previous_configs)] = False
-        candidates = np.flatnonzero(open_mask)
+        open_mask[self._known_positions] = False
+        return np.flatnonzero(open_mask)
+
+    def _ranking(self, previous_configs: list[Configuration], n_points: int) -> _Ranking:
+        """The open configurations by acquisition value (highest first), ``n_points`` at most, sorted lazily."""
+        assert self._acquisition_function is not None
+        candidates = self._open_rows(previous_configs)
         if candidates.size == 0:
-            return candidates, np.empty(0)
+            return _Ranking(candidates, np.empty(0), np.empty(0), n_points)
         values = self._acquisition_function._compute(self._arrays[candidates]).ravel()  # one vectorized call
         values = np.where(np.isnan(values), -np.finfo(float).max, values)
         # highest value first; ties broken by a seeded random key so equal values are not taken in space order
-        order = np.lexsort((self._rng.rand(candidates.size), values))[::-1][:n_points]
-        return candidates[order], values[order]
+        return _Ranking(candidates, values, self._rng.rand(candidates.size), n_points)
+
+    def _ranked(self, previous_configs: list[Configuration], n_points: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and acquisition values of the best ``n_points`` open configurations, best first."""
+        ranking = self._ranking(previous_configs, n_points)
+        order = ranking.order(len(ranking))
+        return ranking.candidates[order], ranking.values[order]
 
     def _maximize(self, previous_configs: list[Configuration], n_points: int) -> list[tuple[float, Configuration]]:
         rows, values = self._ranked(previous_configs, n_points)
@@ -146,10 +221,10 @@ class ExhaustiveAcquisitionMaximizer(AbstractAcquisitionMaximizer):
         n_points = self._challengers if n_points is None else n_points
 
         def challengers() -> Sequence[Configuration]:
-            rows, _ = self._ranked(previous_configs, n_points)
-            if rows.size == 0:  # every configuration evaluated: SMAC's signal, not its ChallengerList's IndexError
+            ranking = self._ranking(previous_configs, n_points)
+            if len(ranking) == 0:  # every configuration evaluated: SMAC's signal, not its ChallengerList's IndexError
                 raise ConfigurationSpaceExhaustedException()
-            return _LazyConfigs(self._configspace, self._arrays[rows])
+            return _RankedConfigs(self._configspace, self._arrays, ranking)
 
         challenger_list = ChallengerList(self._configspace, challengers, random_design)
         if random_design is not None:

@@ -11,7 +11,7 @@ from nas_exp.checks import require_int
 from nas_exp.optimizers.base import Trial
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_n_initial,
                                           config_selector, initial_design, intensifier)
-from nas_exp.optimizers.smac_components import ScheduledGaussianProcess, with_lookup_hamming
+from nas_exp.optimizers.smac_components import ScheduledGaussianProcess, use_lookup_run_history, with_lookup_hamming
 
 
 class SMACBlackBox(SMACAskTell):
@@ -51,6 +51,7 @@ class SMACBlackBox(SMACAskTell):
             overwrite=True,
             logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )
+        use_lookup_run_history(self.smac)  # O(1) objective bounds per add (smac_components)
         self._threads = ThreadpoolController() if blas_threads is not None else None  # after numpy/scipy load
         self.blas_threads = blas_threads
 

@@ -11,6 +11,7 @@ from nas_exp.errors import UserError
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_forest,
                                           check_n_initial, config_selector, initial_design, intensifier,
                                           random_forest)
+from nas_exp.optimizers.smac_components import runhistory_encoder, use_lookup_run_history
 
 MULTI_OBJECTIVE = ("parego",)
 
@@ -44,7 +45,9 @@ class SMACOptimizer(SMACAskTell):
             acquisition_maximizer=acquisition_maximizer(facade, scenario, acquisition),
             intensifier=intensifier(facade, scenario, max_config_calls=max_config_calls),
             config_selector=config_selector(facade, scenario),
+            runhistory_encoder=runhistory_encoder(facade, scenario),
             multi_objective_algorithm=ParEGO(scenario, seed=scenario.seed) if self.multi_objective else None,
             overwrite=True,
             logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )
+        use_lookup_run_history(self.smac)  # O(1) objective bounds per add (smac_components)

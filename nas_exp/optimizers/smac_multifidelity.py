@@ -11,6 +11,7 @@ from smac import HyperbandFacade, MultiFidelityFacade
 from nas_exp.errors import UserError
 from nas_exp.optimizers.smac_base import (SMACAskTell, acquisition_maximizer, check_acquisition, check_forest,
                                           config_selector, random_forest)
+from nas_exp.optimizers.smac_components import runhistory_encoder, use_lookup_run_history
 
 FACADES = {"hyperband": HyperbandFacade, "bohb": MultiFidelityFacade}
 
@@ -53,9 +54,11 @@ class SMACMultiFidelity(SMACAskTell):
             **extra,
             intensifier=facade.get_intensifier(scenario, eta=eta),
             config_selector=config_selector(facade, scenario),
+            runhistory_encoder=runhistory_encoder(facade, scenario),
             overwrite=True,
             logging_level=False,  # SMAC would replace the run's logging setup (run.log); its level: log_level
         )
+        use_lookup_run_history(self.smac)  # O(1) objective bounds per add (smac_components)
 
     def budgets(self) -> list[int]:
         """The epochs this optimizer will ask for (Hyperband's rungs, rounded)."""
