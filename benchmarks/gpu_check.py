@@ -19,7 +19,9 @@ Parts (each timed; one that fails records its error and the others still run; th
   as first epoch + 199 x the mean later epoch (training steps only, no evaluation).
 * one_shot: DARTS 1st and 2nd order and GDAS at NB201's settings (batch 64, C=16, N=5, 25,000 + 25,000 synthetic
   images): a warm-up epoch of --search-steps batches, then a timed one; seconds per step, the epoch time scaled to
-  the whole train half, and torch.cuda.max_memory_allocated of the timed epoch; 2nd / 1st order ratio.
+  the whole train half, and torch.cuda.max_memory_allocated of the timed epoch; 2nd / 1st order ratio. Then
+  DARTS 1st order and GDAS on DARTS' own space (search_space=darts: DARTS' search network, 8 cells at C=16 as in
+  DARTS' CIFAR-10 search, i.e. N=2; N=1 in the dry run), with at most 10 steps per epoch.
 * numerics: --numerics-steps fp32 training steps (the Trainer's own step, amp off) from the same initial weights on
   the same batches (one fixed crop/flip drawn on the CPU), TF32 off and cuDNN deterministic: CPU fp32 vs CPU fp64
   (the scale of fp32 rounding, which 20 steps at lr 0.1 amplify a lot), CUDA fp32 vs CPU fp32 and vs CPU fp64, and
@@ -77,6 +79,9 @@ TRAIN_CELLS = {
         "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|"),
 }
 SEARCH_METHODS = {"darts 1st order": "darts", "darts 2nd order": "darts2", "gdas": "gdas"}
+# on DARTS' own space (search_space=darts), labelled with the space; the nb201 rows above use NB201's supernet
+DARTS_SPACE_METHODS = {"darts 1st order, darts space": "darts", "gdas, darts space": "gdas"}
+DARTS_SPACE_STEPS = 10  # warm-up and timed steps of the darts-space rows
 TARGET_IMAGES_S = 30_000  # largest cell, batch 256, H100/H200-class GPU
 TARGET_ORDER_RATIO = 2.0  # DARTS 2nd order epoch / 1st order epoch
 FULL_EPOCHS = 200
@@ -337,20 +342,27 @@ def part_one_shot(ctx: Context, deadline: float) -> dict:
               else "CPU: process peak RSS (ru_maxrss, whole run)")
     rows = []
     last = 0.0
-    for label, method in SEARCH_METHODS.items():
-        row: dict[str, Any] = {"method": label}
+    darts_layout = bench_one_shot.space_layout("darts")
+    # DARTS' search network runs 14 mixed edges of 8 ops per cell: fewer timed steps, so the budget holds
+    darts_args = SimpleNamespace(**{**vars(args), "N": 2 if sizes.search_N > 1 else 1,
+                                    "steps": min(steps, DARTS_SPACE_STEPS)})
+    runs = [(label, method, bench_one_shot.NB201_LAYOUT, args) for label, method in SEARCH_METHODS.items()]
+    runs += [(label, method, darts_layout, darts_args) for label, method in DARTS_SPACE_METHODS.items()]
+    for label, method, layout, run_args in runs:
+        row: dict[str, Any] = {"method": label, "N": run_args.N}
         if over(deadline, last):
             row["skipped"] = "skipped: budget"
             rows.append(row)
             continue
         began = time.perf_counter()
         try:
-            records = bench_one_shot.bench_method(method, data, args)
+            records = bench_one_shot.bench_method(method, data, run_args, layout)
             record, mib, images = records[-1]  # the second epoch; the first is the warm-up
-            row.update(timed_steps=steps, step_s=record.train_seconds / steps,
-                       epoch_s=record.train_seconds * full_steps / steps, measured_s=record.train_seconds,
+            timed = run_args.steps
+            row.update(timed_steps=timed, step_s=record.train_seconds / timed,
+                       epoch_s=record.train_seconds * full_steps / timed, measured_s=record.train_seconds,
                        warmup_epoch_s=records[0][0].train_seconds, images_per_s=images / record.train_seconds,
-                       peak_memory_mib=mib, memory=memory, arch=record.arch.to_str())
+                       peak_memory_mib=mib, memory=memory, arch=layout.key(record.arch))
         except Exception as error:
             row["error"] = f"{type(error).__name__}: {error}"
         finally:
@@ -683,9 +695,11 @@ def md_train(r: dict) -> list[str]:
 def md_one_shot(r: dict) -> list[str]:
     lines = [f"C={r['C']} N={r['N']}, batch {r['batch']}, {r['images_per_split']:,} synthetic images per split; "
              f"one warm-up epoch, then one timed epoch of the same number of steps, scaled to the full "
-             f"{r['full_epoch_steps']}-step epoch.", "", MD_ONE_SHOT, "|---|---|---|---|---|---|---|---|"]
+             f"{r['full_epoch_steps']}-step epoch (rows on the darts space: DARTS' search network at the N of the "
+             f"row's method name, 8 cells for N=2).", "", MD_ONE_SHOT, "|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
-        lines.append(f"| {row['method']} | {num(row.get('timed_steps'))} | {num(row.get('step_s'), 4)} | "
+        label = row["method"] + (f" (N={row['N']})" if "darts space" in row["method"] else "")
+        lines.append(f"| {label} | {num(row.get('timed_steps'))} | {num(row.get('step_s'), 4)} | "
                      f"{num(row.get('epoch_s'))} | {num(row.get('images_per_s'), 0)} | "
                      f"{num(row.get('peak_memory_mib'), 0)} | {row.get('memory', '')} | {note(row)} |")
     o = r["order_ratio"]

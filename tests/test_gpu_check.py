@@ -96,10 +96,12 @@ def test_dry_run_train(dry_run) -> None:
 
 def test_dry_run_one_shot(dry_run) -> None:
     result = dry_run[0]["parts"]["one_shot"]["result"]
-    assert [r["method"] for r in result["rows"]] == ["darts 1st order", "darts 2nd order", "gdas"]
+    assert [r["method"] for r in result["rows"]] == ["darts 1st order", "darts 2nd order", "gdas",
+                                                    "darts 1st order, darts space", "gdas, darts space"]
     for row in result["rows"]:
         assert row["step_s"] > 0 and row["epoch_s"] > 0 and row["images_per_s"] > 0
         assert row["peak_memory_mib"] > 0 and row["memory"].startswith("CPU")
+        assert row["arch"].startswith("normal=") == ("darts space" in row["method"])  # the space's own keys
     ratio = result["order_ratio"]["darts2_over_darts1"]
     by = {r["method"]: r for r in result["rows"]}
     assert ratio == pytest.approx(by["darts 2nd order"]["step_s"] / by["darts 1st order"]["step_s"])
