@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from nas_exp.errors import UserError
-from nas_exp.models.operations import AvgPool3x3, ReLUConvBN
+from nas_exp.models.operations import AvgPool3x3
 from nas_exp.models.registry import is_zero_op
 from nas_exp.one_shot.drop_path import DropPath
 from nas_exp.one_shot.search_ops import search_op
@@ -42,6 +42,9 @@ class MixedOp(nn.Module):
         self._slot = {column: k for k, column in enumerate(self.columns)}
         self._dropped = tuple(name not in NOT_DROPPED and not is_zero_op(name) for name in self.ops)
         self._live = tuple(k for k, name in enumerate(self.ops) if not is_zero_op(name))  # what a mixed edge computes
+        # ops that start with a ReLU (NB201's ReLU-Conv-BN, DARTS' separable and dilated convolutions): a mixed edge
+        # computes ReLU(x) once for all of them and runs the rest of each on it
+        self._after_relu = tuple(tuple(op)[1:] if _leads_with_relu(op) else None for op in self.candidates)
 
     def run(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Candidate ``index`` (a position among the edge's ops) alone, with DropPath where it applies."""
@@ -79,7 +82,7 @@ class MixedOp(nn.Module):
     def mixed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``sum_k w_k op_k(x)``; zero-op terms (``none``) are left out: they add nothing, value or gradient
         (d/dw_none = op_none(x) = 0). The convolutions' leading ReLU(x) is computed once and shared (the same
-        value; one activation kept instead of two), each term is added with one fused ``addcmul``, and the pool's
+        value; one activation kept instead of one per convolution), each term is added with one fused ``addcmul``, and the pool's
         weight is folded into its 1 / count map (``AvgPool3x3.scaled``). Equal to the plain running sum of
         ``w_k * op_k(x)`` up to float rounding (``tests/test_fast_ops.py``). An NB201-op ``SearchCell`` uses it only
         with DropPath in effect; otherwise it computes its edges node by node (``SearchCell.mixed_by_source``)."""
@@ -92,13 +95,21 @@ class MixedOp(nn.Module):
                 out = self.drop_path(out) if self._dropped[k] else out
                 total = out if total is None else total + out
                 continue
-            if isinstance(op, ReLUConvBN):
+            tail = self._after_relu[k]
+            if tail is not None:
                 if relu is None:
                     relu = op[0](x)
-                out = op[2](op[1](relu))
+                out = relu
+                for module in tail:
+                    out = module(out)
             else:
                 out = op(x)
             if self._dropped[k]:
                 out = self.drop_path(out)
             total = w * out if total is None else torch.addcmul(total, w, out)
         return self.zeros(x) if total is None else total
+
+
+def _leads_with_relu(op: nn.Module) -> bool:
+    """``op`` is a Sequential whose first module is a (not in-place) ReLU."""
+    return isinstance(op, nn.Sequential) and len(op) > 1 and type(op[0]) is nn.ReLU and not op[0].inplace
