@@ -16,6 +16,7 @@ from nas_exp.models.network import check_macro, stem
 from nas_exp.models.operations import ResNetBasicBlock
 from nas_exp.models.registry import build_registered_op, is_zero_op
 from nas_exp.search_spaces.declared import CellDeclaration
+from nas_exp.search_spaces.supernet_layout import topological_order
 
 
 class DeclaredCell(nn.Module):
@@ -30,7 +31,7 @@ class DeclaredCell(nn.Module):
         self._inputs = tuple(
             tuple((pos, e.frm) for pos, e in decl.inputs_of(node) if not is_zero_op(self.arch[pos]))
             for node in range(decl.nodes))
-        self._order = _topological(decl)
+        self._order = topological_order(decl.nodes, [(e.frm, e.to) for e in decl.edges])
         needed = {decl.output}
         for node in reversed(self._order):
             if node in needed:
@@ -51,21 +52,6 @@ class DeclaredCell(nn.Module):
                 total = total + term
             nodes[node] = total
         return nodes[len(self._inputs) - 1]
-
-
-def _topological(decl: CellDeclaration) -> tuple[int, ...]:
-    """The non-input nodes in an order where every edge's source comes first (the declaration is a checked DAG)."""
-    done = {0}
-    order: list[int] = []
-    pending = list(range(1, decl.nodes))
-    while pending:
-        for node in pending:
-            if all(e.frm in done for _, e in decl.inputs_of(node)):
-                order.append(node)
-                done.add(node)
-                pending.remove(node)
-                break
-    return tuple(order)
 
 
 class DeclaredNetwork(nn.Module):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -460,7 +460,7 @@ class DeclaredCellSpace(SearchSpace):
         d = self.decl
         return EdgeCellLayout(edges=[(e.frm, e.to) for e in d.edges], edge_ops=[e.ops for e in d.edges],
                               nodes=d.nodes, widths=d.macro.widths,
-                              zero_ops=frozenset(op for e in d.edges for op in e.ops if _zero_op((op,))),
+                              zero_ops=_zero_ops(op for e in d.edges for op in e.ops),
                               key=self.key)
 
     def build_network(self, arch: Sequence[str], seed: int, C: int, N: int, num_classes: int,
@@ -469,6 +469,13 @@ class DeclaredCellSpace(SearchSpace):
 
         return seeded_declared_network(self.decl, self._check_arch(arch), seed, C=C, N=N, num_classes=num_classes,
                                        in_channels=in_channels)
+
+
+def _zero_ops(ops: Iterable[str]) -> frozenset[str]:
+    """The ops among ``ops`` whose output is always zero (``none``)."""
+    from nas_exp.models.registry import is_zero_op
+
+    return frozenset(op for op in ops if is_zero_op(op))
 
 
 def _zero_op(ops: Sequence[str]) -> str | None:

@@ -35,7 +35,7 @@ from ConfigSpace import Categorical, Configuration, ConfigurationSpace, InCondit
 from nas_exp.errors import UserError
 from nas_exp.search_spaces.base import CELL_DAG, NETWORK, SearchSpace
 from nas_exp.search_spaces.supernet_layout import NodeInputLayout, darts_layers, darts_reduction_layers
-from nas_exp.search_spaces.declared import _TOP_KEYS, DeclarationError, _Checker, _plain, _zero_op
+from nas_exp.search_spaces.declared import _TOP_KEYS, DeclarationError, _Checker, _plain, _zero_op, _zero_ops
 
 CELL_KEYS = ("choice", "inputs", "intermediate", "node_inputs", "combine", "output", "ops", "types")
 MACRO_KEYS = ("skeleton", "stem", "stem_multiplier", "reductions", "head")
@@ -268,7 +268,7 @@ class NodeInputCellSpace(SearchSpace):
     def supernet_layout(self) -> NodeInputLayout:
         """DARTS' search cell: every edge i -> j of each cell type offering every op; cells by DARTS' rule."""
         d = self.decl
-        return NodeInputLayout(ops=d.ops, zero_ops=frozenset(op for op in d.ops if _zero_op((op,))),
+        return NodeInputLayout(ops=d.ops, zero_ops=_zero_ops(d.ops),
                                inputs=d.inputs, intermediate=d.intermediate, node_inputs=d.node_inputs,
                                cell_types=len(d.types), stem_multiplier=d.macro.stem_multiplier,
                                reductions=d.macro.reductions, key=self.key)

@@ -219,7 +219,7 @@ class EdgeCellLayout(SupernetLayout):
                            for (frm, to), names in zip(edges, edge_ops))
         self.zero_ops = frozenset(zero_ops)
         self.decision_sizes = tuple(len(e.columns) for e in self.edges)
-        self.skeleton = EdgeCellSkeleton(nodes, tuple(widths), _topological(nodes, edges))
+        self.skeleton = EdgeCellSkeleton(nodes, tuple(widths), topological_order(nodes, edges))
         self.key, self._make_cell, self._cell_ops = key, make_cell, cell_ops
 
     def decisions(self, cell: Hashable) -> tuple[int, ...]:
@@ -248,7 +248,8 @@ class EdgeCellLayout(SupernetLayout):
         return self._make_cell(tuple(self.ops[int(c)] for c in columns))
 
 
-def _topological(nodes: int, edges: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+def topological_order(nodes: int, edges: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """The non-input nodes 1..nodes-1 with every ``(frm, to)`` edge's source first (the first ready node each time)."""
     done, order, pending = {0}, [], list(range(1, nodes))
     while pending:
         node = next((n for n in pending if all(f in done for f, t in edges if t == n)), None)
