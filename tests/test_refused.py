@@ -107,6 +107,7 @@ CASES = {
     "no-trees-in-parego": (["optimizer=smac_parego", "objective=and_params", "optimizer.n_trees=0"],
                            "optimizer.n_trees must be an int >= 1, got 0"),
     "leaf-nodes": (["optimizer.rf_max_leaf_nodes=1"], "optimizer.rf_max_leaf_nodes (or null) must be an int >= 2"),
+    "max-points": (["optimizer.rf_max_points=1"], "optimizer.rf_max_points (or null: every trial) must be an int >= 2"),
     "config-calls": (["optimizer.max_config_calls=0"], "optimizer.max_config_calls must be an int >= 1, got 0"),
     "train-objective-offers-what-train-reports": (
         ["evaluation=train", "optimizer=random", "objective=and_flops", *TINY_TRAIN],

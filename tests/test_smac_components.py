@@ -11,6 +11,7 @@ import numpy as np
 from ConfigSpace import Configuration
 from smac import HyperparameterOptimizationFacade as HPO
 from smac.acquisition.function import EI
+from smac.main.config_selector import ConfigSelector
 from smac.runhistory import RunHistory, StatusType
 from smac.runhistory.dataclasses import TrialValue
 
@@ -323,11 +324,18 @@ def test_lookup_encoder_builds_smacs_matrices(tmp_path):
     smacs = RunHistoryLogScaledEncoder(optimizer.smac.scenario)
     smacs.runhistory = runhistory
 
+    selector = optimizer.smac._config_selector
+
     def check() -> None:
         for budgets in ([None], None):
             for a, b in zip(ours.transform(budget_subset=budgets), smacs.transform(budget_subset=budgets)):
                 assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
             assert np.array_equal(ours.get_configurations(budgets), smacs.get_configurations(budgets))
+            assert list(ours._get_considered_trials(budgets).items()) == \
+                list(smacs._get_considered_trials(budgets).items())  # the same trials, in the same order
+        assert runhistory.get_configs_per_budget([None]) == RunHistory.get_configs_per_budget(runhistory, [None])
+        for a, b in zip(selector._collect_data(), ConfigSelector._collect_data(selector)):
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
 
     for i in range(20):
         optimizer.tell(optimizer.ask(), loss=float(np.cos(i)), cost=1.0)
@@ -338,6 +346,13 @@ def test_lookup_encoder_builds_smacs_matrices(tmp_path):
         runhistory.add(configspace.sample_configuration(), 0.5, status=status, seed=0)
         check()
     assert runhistory._n_timeouts == 1 and len(ours._get_timeout_trials([None])) == 1
+    running = optimizer.ask()  # a running trial is in the run history, not among the considered ones
+    assert [value.status for value in runhistory._data.values()][-1] == StatusType.RUNNING
+    check()
+    assert len(ours._get_considered_trials([None])) == len(runhistory) - 2  # not the running, timed-out ones
+    optimizer.tell(running, loss=0.25, cost=1.0)
+    check()
+    assert runhistory._budgets == set()
 
 
 def test_lookup_run_history_and_encoder_propose_what_smacs_own_propose(tmp_path):
@@ -363,3 +378,27 @@ def test_lookup_run_history_and_encoder_propose_what_smacs_own_propose(tmp_path)
 
     ours, smacs, again = run("ours", False), run("smacs", True), run("again", False)
     assert ours == smacs == again and len(set(ours[0])) == 80
+
+
+def test_forest_trains_on_at_most_max_points_trials_and_on_all_below(tmp_path):
+    """``rf_max_points``: up to that many trials the forest is SMAC's, tree for tree; beyond, each fit's trees
+    see ``max_points`` distinct trials (a fresh draw per fit), so a fit's cost stops growing with the trials."""
+    s = scenario(tmp_path)
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 5, size=(120, 6)).astype(float)
+    y = rng.random((120, 1)) + 0.1
+    capped, plain = random_forest(s, max_points=120), random_forest(s)
+    capped.train(X, y)
+    plain.train(X, y)
+    for a, b in zip(capped._rf.estimators_, plain._rf.estimators_):
+        np.testing.assert_array_equal(a.tree_.value, b.tree_.value)
+    np.testing.assert_array_equal(capped.predict(X)[0], plain.predict(X)[0])
+    small = random_forest(s, max_points=50)
+    draws = []
+    for _ in range(2):
+        small.train(X, y)
+        # bootstrap weights sum to the rows a tree was fitted on: 50 of the 120
+        assert {tree.tree_.weighted_n_node_samples[0] for tree in small._rf.estimators_} == {50.0}
+        draws.append(small._rf.predict(X)[0])
+    assert not np.array_equal(*draws)  # a fresh subset per fit
+

@@ -42,11 +42,13 @@ def check_acquisition(acquisition: str) -> str:
     return acquisition
 
 
-def check_forest(n_trees: Any, max_leaf_nodes: Any, n_jobs: Any = 1) -> None:
+def check_forest(n_trees: Any, max_leaf_nodes: Any, n_jobs: Any = 1, max_points: Any = None) -> None:
     """The random forest's settings as ints in the project's words, before scikit-learn sees them."""
     require_int(n_trees, "optimizer.n_trees")
     if max_leaf_nodes is not None:
         require_int(max_leaf_nodes, "optimizer.rf_max_leaf_nodes (or null)", 2)
+    if max_points is not None:
+        require_int(max_points, "optimizer.rf_max_points (or null: every trial)", 2)
     if n_jobs != -1:
         require_int(n_jobs, "optimizer.rf_n_jobs (or -1: all cores)")
 
@@ -98,15 +100,16 @@ def intensifier(facade: Any, scenario: Scenario, max_config_calls: int = 1, max_
 
 
 def random_forest(scenario: Scenario, n_trees: int = 10, n_jobs: int = 1,
-                  max_leaf_nodes: int | None = None) -> LookupRandomForest:
+                  max_leaf_nodes: int | None = None, max_points: int | None = None) -> LookupRandomForest:
     """SMAC's HPO-facade forest (log-scaled costs, fully grown trees on all features), with two speed settings:
     ``n_jobs=1`` (threads cost more than they save on forests this small) and ``max_leaf_nodes=None``, which lets
     scikit-learn grow the trees depth-first instead of best-first: the same unlimited trees in kind, about 4x
-    faster to fit here (SMAC's default is 2**20). Its trees, and so the trajectories, differ from the default's."""
+    faster to fit here (SMAC's default is 2**20). Its trees, and so the trajectories, differ from the default's.
+    ``max_points``: the most trials a tree's bootstrap draws (``LookupRandomForest``); None: all of them."""
     return LookupRandomForest(
         scenario.configspace, log_y=True, n_trees=n_trees, ratio_features=1.0, min_samples_split=2,
         min_samples_leaf=1, max_depth=2**20, max_leaf_nodes=max_leaf_nodes, bootstrapping=True, seed=scenario.seed,
-        n_jobs=n_jobs,
+        n_jobs=n_jobs, max_points=max_points,
     )
 
 

@@ -22,7 +22,7 @@ class SMACOptimizer(SMACAskTell):
     proposes_each_once = True
 
     def __init__(self, *args, n_initial: int | None = None, n_trees: int = 10, rf_n_jobs: int = 1,
-                 rf_max_leaf_nodes: int | None = None,
+                 rf_max_leaf_nodes: int | None = None, rf_max_points: int | None = None,
                  max_config_calls: int = 1, acquisition: str = "auto",
                  objectives: list[str] | None = None, multi_objective: str = "parego", **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -30,13 +30,14 @@ class SMACOptimizer(SMACAskTell):
         self.multi_objective = len(objectives) > 1
         check_acquisition(acquisition)
         check_n_initial(n_initial)
-        check_forest(n_trees, rf_max_leaf_nodes, rf_n_jobs)
+        check_forest(n_trees, rf_max_leaf_nodes, rf_n_jobs, rf_max_points)
         require_int(max_config_calls, "optimizer.max_config_calls")
         if multi_objective not in MULTI_OBJECTIVE:
             raise UserError(f"unknown optimizer.multi_objective {multi_objective!r}; valid: {', '.join(MULTI_OBJECTIVE)}")
         scenario = self.scenario(objectives=objectives if self.multi_objective else "cost")
         facade = HyperparameterOptimizationFacade
-        model = random_forest(scenario, n_trees=n_trees, n_jobs=rf_n_jobs, max_leaf_nodes=rf_max_leaf_nodes)
+        model = random_forest(scenario, n_trees=n_trees, n_jobs=rf_n_jobs, max_leaf_nodes=rf_max_leaf_nodes,
+                              max_points=rf_max_points)
         self.smac = facade(
             scenario,
             target_function=self.no_target,

@@ -31,7 +31,7 @@ class SMACMultiFidelity(SMACAskTell):
 
     def __init__(self, *args, kind: str = "bohb", min_budget: float = 12, max_budget: float = 200,
                  eta: float = 3, acquisition: str = "auto", n_trees: int = 10,
-                 rf_max_leaf_nodes: int | None = None, **kwargs) -> None:
+                 rf_max_leaf_nodes: int | None = None, rf_max_points: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if kind not in FACADES:
             raise UserError(f"unknown multi-fidelity optimizer kind {kind!r}; valid: {', '.join(FACADES)}")
@@ -42,11 +42,12 @@ class SMACMultiFidelity(SMACAskTell):
         self.name, self.max_budget, self.min_budget, self.eta = kind, float(max_budget), float(min_budget), eta
         scenario = self.scenario(min_budget=min_budget, max_budget=max_budget)
         check_acquisition(acquisition)
-        check_forest(n_trees, rf_max_leaf_nodes)
+        check_forest(n_trees, rf_max_leaf_nodes, max_points=rf_max_points)
         facade = FACADES[kind]
         extra = {}
         if kind == "bohb":  # hyperband proposes at random: no model, no acquisition
-            extra["model"] = random_forest(scenario, n_trees=n_trees, max_leaf_nodes=rf_max_leaf_nodes)
+            extra["model"] = random_forest(scenario, n_trees=n_trees, max_leaf_nodes=rf_max_leaf_nodes,
+                                           max_points=rf_max_points)
             extra["acquisition_maximizer"] = acquisition_maximizer(facade, scenario, acquisition)
         self.smac = facade(
             scenario,
