@@ -166,6 +166,6 @@ def test_nb201_paper_preset_runs_rea_and_reinforce_as_nb201_did():
         rea = compose("config", overrides=["+experiment=nb201_paper", "optimizer=rea_nb201"]).optimizer
         reinforce = compose("config", overrides=["+experiment=nb201_paper", "optimizer=reinforce_nb201"]).optimizer
         nats = compose("config", overrides=["+experiment=nats_paper", "optimizer=reinforce"]).optimizer
-    assert swept.hydra.sweeper.params.optimizer == "random,rea_nb201,reinforce_nb201,bohb"
+    assert swept.hydra.sweeper.params.optimizer == "random,rea_nb201,reinforce_nb201,bohb,smac"
     assert rea.tournament == "with_replacement" and rea.mutation_weights.edge_1_0 == pytest.approx(1 / 3)
     assert reinforce.learning_rate == 0.1 and nats.learning_rate == 0.01  # NATS-Bench keeps its own default
